@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The `covrl` command line. Each subcommand lives in its own module and is registered here.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES, formatSelection, selectBackend } from './backend.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('covrl')
+    .description(
+      'Verifier-free RL for reasoning LMs: pretrain a small base model, train it with CoVRL, VeriFree, RLPR or verifier GRPO, evaluate and compare.',
+    )
+    .version(pkg.version, '-v, --version', 'print the covrl version')
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'TF.js backend (default: fastest that loads; env COVRL_BACKEND)',
+      ).choices([...BACKEND_CHOICES]),
+    )
+    .showHelpAfterError();
+
+  program
+    .command('backend')
+    .description('print the TF.js backend in use and why the others were skipped')
+    .option('--json', 'print one JSON object instead of text')
+    .action(async (opts: { json?: boolean }) => {
+      const { backend } = program.opts<{ backend?: string }>();
+      const selection = await selectBackend(backend);
+      console.log(opts.json === true ? JSON.stringify(selection) : formatSelection(selection));
+    });
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    console.error(`covrl: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  });

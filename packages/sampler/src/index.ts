@@ -1,0 +1,10 @@
+export type {
+  FinishReason,
+  GenerateRequest,
+  GeneratedRow,
+  TokenSpan,
+  ScoreRequest,
+  ScoredSpan,
+  Policy,
+  Tokenizer,
+} from './policy.js';
