@@ -1,0 +1,322 @@
+/**
+ * Decode the run configuration once, at the edge: defaults < method preset < budget preset < file
+ * < flags. Unknown keys, wrong types and invalid combinations are rejected with messages that say
+ * which key to set and how; the result is deep-frozen so nothing mutates it at run time.
+ */
+import { readFileSync } from 'node:fs';
+import * as E from 'fp-ts/lib/Either.js';
+import { parse as parseYaml } from 'yaml';
+import {
+  BUDGETS,
+  BUDGET_PRESETS,
+  DEFAULTS,
+  ENUMS,
+  METHODS,
+  METHOD_PRESETS,
+  type BudgetPreset,
+  type Config,
+  type Method,
+} from './schema.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Tree = { [key: string]: unknown };
+
+const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function kindOf(v: unknown): string {
+  if (Array.isArray(v)) return 'string[]';
+  if (v === null) return 'null';
+  return typeof v;
+}
+
+/** Merge `layer` into `target` (in place), checking keys and types against DEFAULTS. */
+function mergeLayer(
+  target: Tree,
+  layer: unknown,
+  origin: string,
+  path: string[],
+  errors: string[],
+): void {
+  if (!isTree(layer)) {
+    errors.push(
+      `${origin}: ${path.length ? `'${path.join('.')}'` : 'the top level'} must be an object, got ${kindOf(layer)}`,
+    );
+    return;
+  }
+  for (const [key, value] of Object.entries(layer)) {
+    const full = [...path, key];
+    const name = full.join('.');
+    if (!(key in target)) {
+      const known = Object.keys(target).join(', ');
+      errors.push(`${origin}: unknown key '${name}'; valid keys here are: ${known}`);
+      continue;
+    }
+    const current = target[key];
+    if (isTree(current)) {
+      mergeLayer(current, value, origin, full, errors);
+      continue;
+    }
+    const expected = kindOf(current);
+    const actual = kindOf(value);
+    if (
+      expected !== actual ||
+      (expected === 'string[]' && !(value as unknown[]).every((x) => typeof x === 'string'))
+    ) {
+      errors.push(
+        `${origin}: '${name}' must be a ${expected}, got ${actual} (${JSON.stringify(value)})`,
+      );
+      continue;
+    }
+    target[key] = clone(value);
+  }
+}
+
+/** Parse a flag's string value into the type of the default at `path`. */
+function parseFlagValue(path: string, raw: string, errors: string[]): unknown {
+  let node: unknown = DEFAULTS;
+  for (const part of path.split('.')) {
+    if (!isTree(node) || !(part in node)) {
+      errors.push(`--set ${path}: unknown key '${path}'`);
+      return undefined;
+    }
+    node = node[part];
+  }
+  if (isTree(node)) {
+    errors.push(
+      `--set ${path}: '${path}' is a section; set one of its keys (${Object.keys(node).join(', ')})`,
+    );
+    return undefined;
+  }
+  switch (kindOf(node)) {
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n))
+        errors.push(`--set ${path}=${raw}: expected a finite number`);
+      return n;
+    }
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      errors.push(`--set ${path}=${raw}: expected true or false`);
+      return undefined;
+    case 'string[]':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    default:
+      return raw;
+  }
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    if (!isTree(node[part])) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function getPath(tree: unknown, path: string): unknown {
+  let node = tree;
+  for (const part of path.split('.')) node = isTree(node) ? node[part] : undefined;
+  return node;
+}
+
+/** Cross-field rules; each message says what to set instead. */
+export function checkConfig(c: Config): string[] {
+  const errors: string[] = [];
+  for (const [path, allowed] of Object.entries(ENUMS)) {
+    const v = getPath(c, path);
+    if (typeof v === 'string' && !allowed.includes(v)) {
+      errors.push(`'${path}' is '${v}'; use one of ${allowed.join(', ')}`);
+    }
+  }
+  const positiveInts: string[] = [
+    'model.dModel',
+    'model.nLayers',
+    'model.nHeads',
+    'model.dFf',
+    'model.maxContext',
+    'data.trainPerFamily',
+    'data.testPerFamily',
+    'pretrain.steps',
+    'pretrain.batchSize',
+    'train.steps',
+    'train.questionsPerStep',
+    'train.groupSize',
+    'train.maxTraceTokens',
+    'train.maxAnswerTokens',
+    'train.miniBatches',
+    'train.evalEvery',
+    'train.checkpointEvery',
+    'eval.samples',
+    'eval.maxQuestions',
+    'eval.maxNewTokens',
+  ];
+  for (const path of positiveInts) {
+    const v = getPath(c, path) as number;
+    if (!Number.isInteger(v) || v < 1)
+      errors.push(`'${path}' must be a positive integer, got ${v}`);
+  }
+  if (c.model.dModel % c.model.nHeads !== 0) {
+    errors.push(
+      `'model.nHeads' (${c.model.nHeads}) must divide 'model.dModel' (${c.model.dModel})`,
+    );
+  }
+  if (c.train.groupSize < 2)
+    errors.push(
+      `'train.groupSize' must be ≥ 2 (group advantages need two rollouts), got ${c.train.groupSize}`,
+    );
+  if (c.train.questionsPerStep % c.train.miniBatches !== 0) {
+    errors.push(
+      `'train.questionsPerStep' (${c.train.questionsPerStep}) must be divisible by 'train.miniBatches' (${c.train.miniBatches}) so each mini-batch holds whole groups`,
+    );
+  }
+  for (const m of ['covrl', 'rlpr', 'grpo'] as const) {
+    const { clipLow, clipHigh } = c[m];
+    if (!(clipLow > 0 && clipLow < 1))
+      errors.push(`'${m}.clipLow' must be in (0, 1), got ${clipLow}`);
+    if (!(clipHigh > 0)) errors.push(`'${m}.clipHigh' must be > 0, got ${clipHigh}`);
+  }
+  for (const path of ['covrl.alpha', 'covrl.priorWeight'] as const) {
+    const v = getPath(c, path) as number;
+    if (!(v >= 0 && v <= 1)) errors.push(`'${path}' must be in [0, 1], got ${v}`);
+  }
+  if (!(c.covrl.priorWeight > 0 && c.covrl.priorWeight < 1)) {
+    errors.push(
+      `'covrl.priorWeight' must be strictly between 0 and 1 for the composite KL, got ${c.covrl.priorWeight}`,
+    );
+  }
+  for (const path of [
+    'train.lr',
+    'pretrain.lr',
+    'train.temperature',
+    'eval.temperature',
+  ] as const) {
+    const v = getPath(c, path) as number;
+    if (!(v > 0)) errors.push(`'${path}' must be > 0, got ${v}`);
+  }
+  for (const path of [
+    'covrl.klCoef',
+    'covrl.nllCoef',
+    'train.weightDecay',
+    'train.gradClip',
+    'grpo.klCoef',
+    'rlpr.entropyCoef',
+  ] as const) {
+    const v = getPath(c, path) as number;
+    if (!(v >= 0)) errors.push(`'${path}' must be ≥ 0, got ${v}`);
+  }
+  const shares = c.pretrain.posteriorShare + c.pretrain.noTraceShare;
+  if (c.pretrain.posteriorShare < 0 || c.pretrain.noTraceShare < 0 || shares >= 1) {
+    errors.push(
+      `'pretrain.posteriorShare' + 'pretrain.noTraceShare' must be ≥ 0 and < 1 (the rest is PRIOR text), got ${shares}`,
+    );
+  }
+  if (c.train.maxTraceTokens + 64 > c.model.maxContext) {
+    errors.push(
+      `'train.maxTraceTokens' (${c.train.maxTraceTokens}) leaves too little of 'model.maxContext' (${c.model.maxContext}) for question and answer; raise model.maxContext or lower train.maxTraceTokens`,
+    );
+  }
+  const families = new Set(c.data.trainFamilies);
+  for (const f of c.data.transferFamilies) {
+    if (families.has(f))
+      errors.push(
+        `'data.transferFamilies' repeats training family '${f}'; transfer must be measured on unseen families`,
+      );
+  }
+  return errors;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export interface ConfigSources {
+  readonly method?: string;
+  readonly preset?: string;
+  /** Path to a JSON or YAML file. */
+  readonly file?: string;
+  /** Flag assignments `path → raw string`, e.g. `{ 'train.steps': '20' }`. */
+  readonly flags?: Readonly<Record<string, string>>;
+}
+
+/** Read a JSON or YAML config file, naming the file on every error. */
+export function readConfigFile(path: string): E.Either<string[], unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return E.left([
+      `${path}: cannot read config file (${error instanceof Error ? error.message : String(error)})`,
+    ]);
+  }
+  try {
+    return E.right(/\.ya?ml$/i.test(path) ? (parseYaml(text) as Json) : (JSON.parse(text) as Json));
+  } catch (error) {
+    return E.left([
+      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+}
+
+/** Decode defaults < method preset < budget preset < file < flags into a frozen {@link Config}. */
+export function decodeConfig(sources: ConfigSources): E.Either<string[], Config> {
+  const errors: string[] = [];
+  const config = clone(DEFAULTS) as unknown as Tree;
+  let fileTree: unknown;
+  if (sources.file !== undefined) {
+    const read = readConfigFile(sources.file);
+    if (E.isLeft(read)) return read;
+    fileTree = read.right;
+  }
+  const method = (sources.method ??
+    (isTree(fileTree) && typeof fileTree['method'] === 'string' ? fileTree['method'] : undefined) ??
+    DEFAULTS.method) as string;
+  if (!(METHODS as readonly string[]).includes(method)) {
+    return E.left([`unknown method '${method}'; use --method ${METHODS.join('|')}`]);
+  }
+  const preset = sources.preset ?? 'standard';
+  if (!(BUDGET_PRESETS as readonly string[]).includes(preset)) {
+    return E.left([`unknown preset '${preset}'; use --preset ${BUDGET_PRESETS.join('|')}`]);
+  }
+  mergeLayer(config, METHOD_PRESETS[method as Method], `preset '${method}'`, [], errors);
+  mergeLayer(config, BUDGETS[preset as BudgetPreset], `preset '${preset}'`, [], errors);
+  if (fileTree !== undefined) mergeLayer(config, fileTree, sources.file as string, [], errors);
+  const flagTree: Tree = {};
+  for (const [path, raw] of Object.entries(sources.flags ?? {})) {
+    const value = parseFlagValue(path, raw, errors);
+    if (value !== undefined) setPath(flagTree, path, value);
+  }
+  mergeLayer(config, flagTree, 'flags', [], errors);
+  config['method'] = method;
+  if (errors.length > 0) return E.left(errors);
+  const checked = checkConfig(config as unknown as Config);
+  if (checked.length > 0) return E.left(checked);
+  return E.right(deepFreeze(config as unknown as Config));
+}
+
+/** Parse repeated `--set key=value` flags into a record, reporting malformed ones. */
+export function parseSetFlags(
+  values: readonly string[],
+): E.Either<string[], Record<string, string>> {
+  const out: Record<string, string> = {};
+  const errors: string[] = [];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) errors.push(`--set ${v}: expected key=value, e.g. --set train.steps=20`);
+    else out[v.slice(0, eq).trim()] = v.slice(eq + 1);
+  }
+  return errors.length > 0 ? E.left(errors) : E.right(out);
+}

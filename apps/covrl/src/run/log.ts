@@ -1,0 +1,219 @@
+/**
+ * Run logs: JSONL metrics (the resolved config is always the first record), sampled completions,
+ * a progress bar on a TTY and plain lines with a heartbeat otherwise, and the non-finite guard
+ * that stops a run naming the term and the step.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic.js';
+
+export type LogRecord =
+  | {
+      readonly type: 'config';
+      readonly time: string;
+      readonly command: string;
+      readonly config: unknown;
+    }
+  | {
+      readonly type: 'step';
+      readonly time: string;
+      readonly step: number;
+      readonly metrics: Record<string, number>;
+    }
+  | {
+      readonly type: 'eval';
+      readonly time: string;
+      readonly step: number;
+      readonly metrics: Record<string, number>;
+    }
+  | {
+      readonly type: 'event';
+      readonly time: string;
+      readonly step: number;
+      readonly message: string;
+    };
+
+/** Thrown when a loss term or reward is NaN or infinite. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly term: string,
+    readonly step: number,
+    readonly value: number,
+  ) {
+    super(
+      `non-finite value ${value} in '${term}' at step ${step}; stopping (the last good checkpoint is kept)`,
+    );
+    this.name = 'NonFiniteError';
+  }
+}
+
+/**
+ * Throw {@link NonFiniteError} for the first non-finite metric whose key starts with one of
+ * `prefixes` (by default every loss term and reward).
+ */
+export function assertFinite(
+  metrics: Readonly<Record<string, number>>,
+  step: number,
+  prefixes: readonly string[] = ['loss/', 'reward/'],
+): void {
+  for (const [key, value] of Object.entries(metrics)) {
+    if (prefixes.some((p) => key.startsWith(p)) && !Number.isFinite(value)) {
+      throw new NonFiniteError(key, step, value);
+    }
+  }
+}
+
+/** JSON that survives NaN/Infinity (written as strings, so a reader sees what happened). */
+export function safeJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+  );
+}
+
+export class RunLog {
+  readonly metricsPath: string;
+  readonly samplesPath: string;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.metricsPath = join(dir, 'metrics.jsonl');
+    this.samplesPath = join(dir, 'samples.jsonl');
+  }
+
+  /** Start a fresh log whose first record is the resolved config. */
+  start(command: string, config: unknown): void {
+    const record: LogRecord = { type: 'config', time: new Date().toISOString(), command, config };
+    writeFileAtomicSync(this.metricsPath, `${safeJson(record)}\n`);
+    writeFileAtomicSync(this.samplesPath, '');
+  }
+
+  /**
+   * On resume from a checkpoint at `step`, drop records logged after it (they will be logged again,
+   * identically, by the resumed run).
+   */
+  truncateAfter(step: number): void {
+    for (const path of [this.metricsPath, this.samplesPath]) {
+      if (!existsSync(path)) continue;
+      const kept = readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((line) => {
+          if (line.trim() === '') return false;
+          const r = JSON.parse(line) as { step?: number };
+          return r.step === undefined || r.step <= step;
+        });
+      writeFileAtomicSync(path, kept.length > 0 ? `${kept.join('\n')}\n` : '');
+    }
+  }
+
+  step(step: number, metrics: Record<string, number>): void {
+    this.append({ type: 'step', time: new Date().toISOString(), step, metrics });
+  }
+
+  eval(step: number, metrics: Record<string, number>): void {
+    this.append({ type: 'eval', time: new Date().toISOString(), step, metrics });
+  }
+
+  event(step: number, message: string): void {
+    this.append({ type: 'event', time: new Date().toISOString(), step, message });
+  }
+
+  /** Sampled completions with their reward terms. */
+  samples(step: number, rows: readonly Record<string, unknown>[]): void {
+    if (rows.length === 0) return;
+    appendFileSync(this.samplesPath, rows.map((r) => safeJson({ step, ...r })).join('\n') + '\n');
+  }
+
+  private append(record: LogRecord): void {
+    appendFileSync(this.metricsPath, `${safeJson(record)}\n`);
+  }
+}
+
+/** Read every record of a metrics.jsonl, naming the file and line on a malformed record. */
+export function readLog(path: string): LogRecord[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: LogRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      out.push(JSON.parse(line) as LogRecord);
+    } catch (error) {
+      throw new Error(
+        `${path}:${i + 1}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  });
+  return out;
+}
+
+export interface ProgressOptions {
+  readonly label: string;
+  readonly total: number;
+  readonly stream?: NodeJS.WriteStream;
+  /** Seconds between heartbeat lines when not on a TTY. */
+  readonly heartbeatSeconds?: number;
+}
+
+/** A progress bar on a TTY; plain lines and a heartbeat otherwise (CI logs, files). */
+export class Progress {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly tty: boolean;
+  private readonly started = Date.now();
+  private done = 0;
+  private lastLine = Date.now();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ProgressOptions) {
+    this.stream = options.stream ?? process.stderr;
+    this.tty = this.stream.isTTY === true;
+    if (!this.tty) {
+      const every = (options.heartbeatSeconds ?? 30) * 1000;
+      this.timer = setInterval(() => {
+        if (Date.now() - this.lastLine >= every)
+          this.line(
+            `${options.label}: still working on step ${this.done + 1}/${options.total} (${this.elapsed()})`,
+          );
+      }, every);
+      this.timer.unref();
+    }
+  }
+
+  private elapsed(): string {
+    const s = Math.round((Date.now() - this.started) / 1000);
+    return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  }
+
+  private line(text: string): void {
+    this.lastLine = Date.now();
+    this.stream.write(`${text}\n`);
+  }
+
+  /** Report that `done` of `total` steps are complete, with a short summary. */
+  update(done: number, summary: string): void {
+    this.done = done;
+    const { total, label } = this.options;
+    const perStep = (Date.now() - this.started) / 1000 / Math.max(1, done);
+    const eta = Math.max(0, Math.round(perStep * (total - done)));
+    if (this.tty) {
+      const width = 24;
+      const filled = Math.round((done / Math.max(1, total)) * width);
+      this.stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${summary} ${perStep.toFixed(1)}s/step eta ${eta}s\x1b[K`,
+      );
+      if (done >= total) this.stream.write('\n');
+    } else {
+      this.line(
+        `${label} step ${done}/${total} ${summary} (${perStep.toFixed(1)} s/step, ${this.elapsed()})`,
+      );
+    }
+  }
+
+  /** A message that must not be overwritten by the bar. */
+  note(text: string): void {
+    if (this.tty) this.stream.write(`\r\x1b[K`);
+    this.line(text);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+  }
+}
