@@ -31,7 +31,8 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
     const targets = typeof target === 'string' ? [target] : Object.values(target);
     for (const t of targets) {
       const rel = t.replace(/^\.\//, '');
-      if (!files.includes(rel)) problems.push(`exports['${subpath}'] points at ${rel}, which is not packed`);
+      if (!files.includes(rel))
+        problems.push(`exports['${subpath}'] points at ${rel}, which is not packed`);
     }
   }
   if (problems.length > 0) {
@@ -42,6 +43,8 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
   }
 }
 if (failures > 0) {
-  console.error(`check-pack: ${failures} package(s) would pack incorrectly; fix their "files" or build them first`);
+  console.error(
+    `check-pack: ${failures} package(s) would pack incorrectly; fix their "files" or build them first`,
+  );
   process.exit(1);
 }
