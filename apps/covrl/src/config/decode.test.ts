@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { decodeConfig, parseSetFlags } from './decode.js';
 import { DEFAULTS } from './schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'covrl-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function right<T>(e: E.Either<string[], T>): T {
   if (E.isLeft(e)) throw new Error(e.left.join('\n'));

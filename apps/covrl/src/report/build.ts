@@ -1,0 +1,306 @@
+/**
+ * Build `report.md` and a self-contained `report.html` (inline SVG, no external assets) from
+ * `results.json`. The report answers "which method learned most, and did it transfer?" with
+ * numbers (means over seeds with 95 % intervals) and plots.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkResults, type Results, type RunResult, type SplitResult } from './results.js';
+import { meanInterval, smooth, wilsonInterval, type Interval } from './stats.js';
+import { barChart, escapeXml, lineChart, type Series } from './svg.js';
+
+const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}` : 'n/a');
+
+function accuracy(split: SplitResult | undefined, kind: 'greedy' | 'sampled'): number {
+  if (split === undefined) return Number.NaN;
+  const t = split[kind];
+  return t.total > 0 ? t.correct / t.total : Number.NaN;
+}
+
+/** Runs grouped by label, in first-seen order. */
+export function groupByLabel(runs: readonly RunResult[]): Map<string, RunResult[]> {
+  const groups = new Map<string, RunResult[]>();
+  for (const run of runs) {
+    const list = groups.get(run.label) ?? [];
+    list.push(run);
+    groups.set(run.label, list);
+  }
+  return groups;
+}
+
+/** Accuracy over seeds: a t-interval across seeds, or a Wilson interval for a single seed. */
+export function accuracyInterval(
+  runs: readonly RunResult[],
+  split: string,
+  kind: 'greedy' | 'sampled',
+): Interval {
+  const present = runs.filter((r) => r.splits[split] !== undefined);
+  if (present.length === 1) {
+    const t = (present[0] as RunResult).splits[split]?.[kind] ?? { correct: 0, total: 0 };
+    return wilsonInterval(t.correct, t.total);
+  }
+  return meanInterval(present.map((r) => accuracy(r.splits[split], kind)));
+}
+
+function fmtInterval(i: Interval): string {
+  if (!Number.isFinite(i.mean)) return 'n/a';
+  return `${pct(i.mean)} [${pct(i.low)}, ${pct(i.high)}]`;
+}
+
+/** Mean curve over seeds of one metric, aligned on step. */
+export function meanCurve(runs: readonly RunResult[], key: string): [number, number][] {
+  const byStep = new Map<number, number[]>();
+  for (const run of runs) {
+    const steps = run.curves['step'] ?? [];
+    const values = run.curves[key];
+    if (values === undefined) continue;
+    steps.forEach((s, i) => {
+      const v = values[i];
+      if (v === undefined || !Number.isFinite(v)) return;
+      const list = byStep.get(s) ?? [];
+      list.push(v);
+      byStep.set(s, list);
+    });
+  }
+  return [...byStep.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([s, vs]) => [s, vs.reduce((a, b) => a + b, 0) / vs.length]);
+}
+
+function curveSeries(groups: Map<string, RunResult[]>, key: string): Series[] {
+  const out: Series[] = [];
+  for (const [label, runs] of groups) {
+    const pts = meanCurve(runs, key);
+    if (pts.length === 0) continue;
+    const ys = smooth(pts.map((p) => p[1]));
+    out.push({ name: label, points: pts.map((p, i) => [p[0], ys[i] as number]) });
+  }
+  return out;
+}
+
+interface Verdict {
+  readonly lines: string[];
+}
+
+/** Plain-language answers to "which method learned most, and did it transfer?". */
+export function verdict(results: Results): Verdict {
+  const groups = groupByLabel(results.runs);
+  const lines: string[] = [];
+  const base = groups.get('base');
+  for (const split of results.splits) {
+    const ranked = [...groups.entries()]
+      .filter(([label]) => label !== 'base')
+      .map(([label, runs]) => ({ label, i: accuracyInterval(runs, split, 'greedy') }))
+      .filter((x) => Number.isFinite(x.i.mean))
+      .sort((a, b) => b.i.mean - a.i.mean);
+    const best = ranked[0];
+    if (best === undefined) continue;
+    const baseI = base ? accuracyInterval(base, split, 'greedy') : undefined;
+    const delta = baseI && Number.isFinite(baseI.mean) ? best.i.mean - baseI.mean : Number.NaN;
+    const second = ranked[1];
+    const separated = second !== undefined && best.i.low > second.i.high;
+    lines.push(
+      `On **${split}**, ${best.label} has the highest greedy accuracy (${fmtInterval(best.i)} %` +
+        (Number.isFinite(delta)
+          ? `, ${delta >= 0 ? '+' : ''}${pct(delta)} points over the base model`
+          : '') +
+        `)` +
+        (second === undefined
+          ? '.'
+          : separated
+            ? `, clearly ahead of ${second.label} (${fmtInterval(second.i)} %).`
+            : `; its interval overlaps ${second.label}'s (${fmtInterval(second.i)} %), so the ranking is not settled at this budget.`),
+    );
+  }
+  return { lines };
+}
+
+function accuracyTable(results: Results, kind: 'greedy' | 'sampled'): string {
+  const groups = groupByLabel(results.runs);
+  const head = `| method | seeds | ${results.splits.join(' | ')} |\n|---|---|${results.splits.map(() => '---').join('|')}|`;
+  const rows = [...groups.entries()].map(
+    ([label, runs]) =>
+      `| ${label} | ${runs.length} | ${results.splits.map((s) => fmtInterval(accuracyInterval(runs, s, kind))).join(' | ')} |`,
+  );
+  return [head, ...rows].join('\n');
+}
+
+function familyTable(results: Results): string {
+  const groups = groupByLabel(results.runs);
+  const families = [
+    ...new Set(
+      results.runs.flatMap((r) => Object.values(r.splits).flatMap((s) => Object.keys(s.byFamily))),
+    ),
+  ].sort();
+  if (families.length === 0) return '';
+  const head = `| method | ${families.join(' | ')} |\n|---|${families.map(() => '---').join('|')}|`;
+  const rows = [...groups.entries()].map(([label, runs]) => {
+    const cells = families.map((f) => {
+      let correct = 0;
+      let total = 0;
+      for (const r of runs) {
+        for (const s of Object.values(r.splits)) {
+          const t = s.byFamily[f];
+          if (t) {
+            correct += t.correct;
+            total += t.total;
+          }
+        }
+      }
+      return total > 0 ? pct(correct / total) : 'n/a';
+    });
+    return `| ${label} | ${cells.join(' | ')} |`;
+  });
+  return [head, ...rows].join('\n');
+}
+
+export function renderMarkdown(results: Results): string {
+  const v = verdict(results);
+  return `# covrl comparison report
+
+Command: \`${results.command}\`
+Created: ${results.createdAt} · covrl ${results.covrlVersion} · TF.js backend \`${results.backend}\`
+
+## Answer
+
+${v.lines.length > 0 ? v.lines.map((l) => `- ${l}`).join('\n') : '- No evaluated runs.'}
+
+Accuracies are percentages: the mean over seeds with a 95 % t-interval (a Wilson interval when there
+is a single seed). Training used no verifier except for the \`grpo\` reference.
+
+## Greedy pass@1 (%)
+
+${accuracyTable(results, 'greedy')}
+
+## Sampled avg@k (%)
+
+${accuracyTable(results, 'sampled')}
+
+## Greedy accuracy by family (%, pooled over seeds and splits)
+
+${familyTable(results)}
+
+## Runs
+
+| label | method | seed | variant | seconds | run directory |
+|---|---|---|---|---|---|
+${results.runs
+  .map(
+    (r) =>
+      `| ${r.label} | ${r.method} | ${r.seed} | ${Object.entries(r.variant)
+        .map(([k, x]) => `${k}=${String(x)}`)
+        .join(
+          ', ',
+        )} | ${r.seconds !== undefined ? r.seconds.toFixed(0) : ''} | ${r.runDir ?? ''} |`,
+  )
+  .join('\n')}
+
+Plots are in \`report.html\`; every number above is in \`results.json\`.
+`;
+}
+
+export function renderHtml(results: Results): string {
+  const groups = groupByLabel(results.runs);
+  const trained = new Map([...groups].filter(([label]) => label !== 'base'));
+  const charts: string[] = [];
+  const bars = [...groups.entries()].flatMap(([label, runs]) =>
+    results.splits.map((split) => {
+      const i = accuracyInterval(runs, split, 'greedy');
+      return { label, group: split, value: i.mean, low: i.low, high: i.high };
+    }),
+  );
+  charts.push(
+    barChart({
+      title: 'Greedy accuracy by method (95 % CI)',
+      yLabel: 'accuracy',
+      bars,
+      yMin: 0,
+      yMax: 1,
+    }),
+  );
+  charts.push(
+    lineChart({
+      title: 'Training reward (mean, smoothed)',
+      xLabel: 'step',
+      yLabel: 'reward/mean',
+      series: curveSeries(trained, 'reward/mean'),
+    }),
+  );
+  const covrl = new Map([...trained].filter(([, runs]) => runs[0]?.method === 'covrl'));
+  const priorPost: Series[] = [];
+  for (const [label, runs] of covrl) {
+    for (const key of ['reward/prior/mean', 'reward/posterior/mean']) {
+      const pts = meanCurve(runs, key);
+      if (pts.length > 0) priorPost.push({ name: `${label} ${key.split('/')[1]}`, points: pts });
+    }
+  }
+  charts.push(
+    lineChart({
+      title: 'CoVRL: prior vs posterior reward',
+      xLabel: 'step',
+      yLabel: 'log p(y|x,z)',
+      series: priorPost,
+    }),
+  );
+  charts.push(
+    lineChart({
+      title: 'KL estimate',
+      xLabel: 'step',
+      yLabel: 'kl/composite/mean',
+      series: curveSeries(trained, 'kl/composite/mean'),
+    }),
+  );
+  const lengthKey = (runs: RunResult[]): string =>
+    runs.some((r) => r.curves['length/trace_mean'] !== undefined)
+      ? 'length/trace_mean'
+      : 'length/response_mean';
+  const lengthSeries: Series[] = [];
+  for (const [label, runs] of trained) {
+    const pts = meanCurve(runs, lengthKey(runs));
+    if (pts.length > 0) lengthSeries.push({ name: label, points: pts });
+  }
+  charts.push(
+    lineChart({ title: 'Trace length', xLabel: 'step', yLabel: 'tokens', series: lengthSeries }),
+  );
+  const md = renderMarkdown(results);
+  const mdHtml = escapeXml(md);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>covrl comparison report</title>
+<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+.charts{display:flex;flex-wrap:wrap;gap:12px}pre{white-space:pre-wrap;background:#f7f7f7;padding:1em;font-size:13px}</style>
+</head><body>
+<h1>covrl comparison report</h1>
+<p>${escapeXml(results.command)} · ${escapeXml(results.createdAt)} · backend ${escapeXml(results.backend)}</p>
+<h2>Answer</h2><ul>${verdict(results)
+    .lines.map((l) => `<li>${escapeXml(l).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')}</li>`)
+    .join('')}</ul>
+<h2>Plots</h2><div class="charts">${charts.join('\n')}</div>
+<h2>Tables</h2><pre>${mdHtml}</pre>
+</body></html>
+`;
+}
+
+/** Write `results.json`, `report.md` and `report.html` into `dir`, each atomically. */
+export async function writeReport(dir: string, results: Results): Promise<void> {
+  await writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFileAtomic(join(dir, 'report.md'), renderMarkdown(results));
+  await writeFileAtomic(join(dir, 'report.html'), renderHtml(results));
+}
+
+/** `covrl report <dir>`: rebuild the report files from `<dir>/results.json`. */
+export async function rebuildReport(dir: string): Promise<Results> {
+  const file = join(dir, 'results.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(
+      `${file}: cannot read results (${error instanceof Error ? error.message : String(error)}); run \`covrl compare\` first`,
+    );
+  }
+  const results = checkResults(parsed, file);
+  await writeFileAtomic(join(dir, 'report.md'), renderMarkdown(results));
+  await writeFileAtomic(join(dir, 'report.html'), renderHtml(results));
+  return results;
+}
