@@ -8,3 +8,41 @@ export type {
   Policy,
   Tokenizer,
 } from './policy.js';
+export { DEFAULT_TAGS, THINKING_TAGS, renderTemplate, validateTags } from './templates.js';
+export type { Tags, TemplateKind, TemplateFields } from './templates.js';
+export { buildContexts, checkContextBudget } from './contexts.js';
+export type { ExampleContexts, BuildContextsArgs, ContextBudget } from './contexts.js';
+export { mulberry32, deriveSeed } from './rng.js';
+export { endsWithIds, indexOfIds, sameIds } from './ids.js';
+export { assignSources, sampleTraces, isWellFormedTrace } from './hybrid.js';
+export type {
+  AssignSourcesArgs,
+  SourceAssignment,
+  TraceRollout,
+  SampleTracesArgs,
+} from './hybrid.js';
+export { buildTraceScoreRequest, scoreTraces } from './score.js';
+export type { AnswerSpan, ScoreTracesArgs, TraceScores } from './score.js';
+export {
+  sampleResponses,
+  scoreResponses,
+  scoreRlprSplice,
+  buildRlprSpliceRequest,
+  scoreRlprBaseline,
+  selectAnswerTokensByOffsets,
+  buildRlprStringSplice,
+  checkResponseFormat,
+  extractAnswer,
+  findOwnAnswerOpen,
+} from './full.js';
+export type {
+  ResponseRollout,
+  SampleResponsesArgs,
+  ScoreResponsesArgs,
+  SpliceMode,
+  RlprSpliceArgs,
+} from './full.js';
+export { rolloutStats, posteriorAnswerLeak } from './stats.js';
+export type { RolloutStats } from './stats.js';
+export { buildVerifreeStringSplice, scoreVerifreeStringSplice } from './verifree-splice.js';
+export type { VerifreeStringSplice } from './verifree-splice.js';
