@@ -1,0 +1,233 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ModelConfig } from '../config.js';
+import { defaultModelConfig } from '../config.js';
+import { modelConfigFromHf, modelConfigToHf } from './hf-config.js';
+
+// Field values copied from the published config.json files of openai-community/gpt2,
+// TinyLlama/TinyLlama-1.1B-Chat-v1.0 and Qwen/Qwen2.5-0.5B (abridged).
+const gpt2Json = {
+  activation_function: 'gelu_new',
+  architectures: ['GPT2LMHeadModel'],
+  initializer_range: 0.02,
+  layer_norm_epsilon: 1e-5,
+  model_type: 'gpt2',
+  n_ctx: 1024,
+  n_embd: 768,
+  n_head: 12,
+  n_inner: null,
+  n_layer: 12,
+  n_positions: 1024,
+  vocab_size: 50257,
+};
+const llamaJson = {
+  architectures: ['LlamaForCausalLM'],
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 5632,
+  max_position_embeddings: 2048,
+  model_type: 'llama',
+  num_attention_heads: 32,
+  num_hidden_layers: 22,
+  num_key_value_heads: 4,
+  rms_norm_eps: 1e-5,
+  rope_scaling: null,
+  rope_theta: 10000.0,
+  tie_word_embeddings: false,
+  vocab_size: 32000,
+};
+const qwen2Json = {
+  architectures: ['Qwen2ForCausalLM'],
+  hidden_act: 'silu',
+  hidden_size: 896,
+  initializer_range: 0.02,
+  intermediate_size: 4864,
+  max_position_embeddings: 32768,
+  max_window_layers: 24,
+  model_type: 'qwen2',
+  num_attention_heads: 14,
+  num_hidden_layers: 24,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  sliding_window: 32768,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+describe('modelConfigFromHf', () => {
+  it('reads a GPT-2 config (n_inner null → 4·n_embd, tied embeddings by default)', () => {
+    expect(modelConfigFromHf(gpt2Json, { file: 'gpt2/config.json' })).toEqual({
+      family: 'gpt2',
+      vocabSize: 50257,
+      dModel: 768,
+      nLayers: 12,
+      nHeads: 12,
+      nKvHeads: 12,
+      dFf: 3072,
+      maxContext: 1024,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      qkvBias: true,
+      tieEmbeddings: true,
+      initStd: 0.02,
+    } satisfies ModelConfig);
+  });
+
+  it('reads a Llama config with grouped-query attention', () => {
+    expect(modelConfigFromHf(llamaJson)).toEqual({
+      family: 'llama',
+      vocabSize: 32000,
+      dModel: 2048,
+      nLayers: 22,
+      nHeads: 32,
+      nKvHeads: 4,
+      dFf: 5632,
+      maxContext: 2048,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      qkvBias: false,
+      tieEmbeddings: false,
+      initStd: 0.02,
+    } satisfies ModelConfig);
+  });
+
+  it('reads a Qwen2 config as the llama family with q/k/v biases', () => {
+    const c = modelConfigFromHf(qwen2Json);
+    expect(c).toMatchObject({
+      family: 'llama',
+      dModel: 896,
+      nHeads: 14,
+      nKvHeads: 2,
+      dFf: 4864,
+      ropeTheta: 1e6,
+      normEps: 1e-6,
+      qkvBias: true,
+      tieEmbeddings: true,
+      maxContext: 32768,
+    });
+  });
+
+  it('defaults num_key_value_heads to num_attention_heads and tie_word_embeddings to false', () => {
+    const { num_key_value_heads: _kv, tie_word_embeddings: _tie, ...rest } = llamaJson;
+    const c = modelConfigFromHf(rest);
+    expect(c.nKvHeads).toBe(32);
+    expect(c.tieEmbeddings).toBe(false);
+  });
+
+  it('names an unknown model_type and lists the supported ones', () => {
+    expect(() =>
+      modelConfigFromHf({ ...llamaJson, model_type: 'mistral' }, { file: 'm/config.json' }),
+    ).toThrow(
+      'modelConfigFromHf: m/config.json: unsupported model_type "mistral"; supported: gpt2, llama, qwen2',
+    );
+    expect(() => modelConfigFromHf([])).toThrow(/must contain a JSON object/);
+  });
+
+  it('names a missing or invalid field', () => {
+    const { n_head: _h, ...noHeads } = gpt2Json;
+    expect(() => modelConfigFromHf(noHeads, { file: 'g/config.json' })).toThrow(
+      "modelConfigFromHf: g/config.json: missing field 'n_head' (required for model_type 'gpt2')",
+    );
+    const { intermediate_size: _f, ...noFf } = qwen2Json;
+    expect(() => modelConfigFromHf(noFf)).toThrow(/missing field 'intermediate_size'/);
+    expect(() => modelConfigFromHf({ ...llamaJson, hidden_size: 20.5 })).toThrow(
+      /field 'hidden_size' must be a positive integer, got 20.5/,
+    );
+    expect(() => modelConfigFromHf({ ...llamaJson, tie_word_embeddings: 'yes' })).toThrow(
+      /field 'tie_word_embeddings' must be a boolean/,
+    );
+    // Cross-field rules of validateModelConfig still apply.
+    expect(() => modelConfigFromHf({ ...llamaJson, num_key_value_heads: 5 })).toThrow(
+      /ModelConfig\.nKvHeads/,
+    );
+  });
+
+  it('rejects features the decoders do not implement', () => {
+    expect(() =>
+      modelConfigFromHf({ ...llamaJson, rope_scaling: { rope_type: 'llama3', factor: 8 } }),
+    ).toThrow(/field 'rope_scaling' = .* is not supported/);
+    expect(() => modelConfigFromHf({ ...qwen2Json, head_dim: 128 })).toThrow(/field 'head_dim'/);
+    expect(() => modelConfigFromHf({ ...qwen2Json, head_dim: 64 })).not.toThrow();
+    expect(() => modelConfigFromHf({ ...llamaJson, hidden_act: 'gelu' })).toThrow(
+      /field 'hidden_act'/,
+    );
+    expect(() => modelConfigFromHf({ ...llamaJson, attention_bias: true })).toThrow(
+      /field 'attention_bias'/,
+    );
+    expect(() => modelConfigFromHf({ ...qwen2Json, use_sliding_window: true })).toThrow(
+      /use_sliding_window/,
+    );
+    expect(() => modelConfigFromHf({ ...gpt2Json, activation_function: 'relu' })).toThrow(
+      /activation_function/,
+    );
+  });
+});
+
+describe('modelConfigToHf', () => {
+  it('writes the HF fields and model types', () => {
+    const qwen = modelConfigFromHf(qwen2Json);
+    const { max_window_layers: _m, sliding_window: _s, ...qwenFields } = qwen2Json;
+    expect(modelConfigToHf(qwen)).toMatchObject(qwenFields);
+    const llama = modelConfigToHf(modelConfigFromHf(llamaJson));
+    expect(llama).toMatchObject({
+      model_type: 'llama',
+      architectures: ['LlamaForCausalLM'],
+      num_key_value_heads: 4,
+    });
+    expect(modelConfigToHf(modelConfigFromHf(gpt2Json))).toMatchObject({
+      ...gpt2Json,
+      n_inner: 3072,
+    });
+  });
+
+  it('round-trips every valid config (property)', () => {
+    const arbitraryConfig = fc
+      .record({
+        family: fc.constantFrom('gpt2' as const, 'llama' as const),
+        vocabSize: fc.integer({ min: 1, max: 1000 }),
+        headSize: fc.integer({ min: 1, max: 8 }),
+        nKvHeads: fc.integer({ min: 1, max: 4 }),
+        groups: fc.integer({ min: 1, max: 3 }),
+        nLayers: fc.integer({ min: 1, max: 6 }),
+        dFf: fc.integer({ min: 1, max: 100 }),
+        maxContext: fc.integer({ min: 1, max: 4096 }),
+        normEps: fc.double({ min: 1e-8, max: 1e-2, noNaN: true }),
+        ropeTheta: fc.double({ min: 1, max: 1e7, noNaN: true }),
+        qkvBias: fc.boolean(),
+        tieEmbeddings: fc.boolean(),
+        initStd: fc.double({ min: 1e-4, max: 1, noNaN: true }),
+      })
+      .map((r): ModelConfig => {
+        const nHeads = r.nKvHeads * (r.family === 'gpt2' ? 1 : r.groups);
+        return defaultModelConfig(r.family, {
+          vocabSize: r.vocabSize,
+          dModel: nHeads * r.headSize,
+          nHeads,
+          nKvHeads: r.family === 'gpt2' ? nHeads : r.nKvHeads,
+          nLayers: r.nLayers,
+          dFf: r.dFf,
+          maxContext: r.maxContext,
+          normEps: r.normEps,
+          ropeTheta: r.family === 'gpt2' ? 10000 : r.ropeTheta,
+          qkvBias: r.family === 'gpt2' ? true : r.qkvBias,
+          tieEmbeddings: r.tieEmbeddings,
+          initStd: r.initStd,
+        });
+      });
+    fc.assert(
+      fc.property(arbitraryConfig, (config) => {
+        const json = JSON.parse(JSON.stringify(modelConfigToHf(config))) as unknown;
+        expect(modelConfigFromHf(json)).toEqual(config);
+      }),
+      { numRuns: 100, seed: 3 },
+    );
+  });
+
+  it('rejects a gpt2 config without q/k/v biases', () => {
+    const c = defaultModelConfig('gpt2', { vocabSize: 10, qkvBias: false });
+    expect(() => modelConfigToHf(c)).toThrow(/qkvBias is false/);
+  });
+});

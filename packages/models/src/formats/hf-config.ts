@@ -1,0 +1,219 @@
+/**
+ * Hugging Face `config.json` ↔ {@link ModelConfig}, for the architectures the decoders implement:
+ * `gpt2` (transformers `GPT2Config`), `llama` (`LlamaConfig`) and `qwen2` (`Qwen2Config`).
+ *
+ * @packageDocumentation
+ */
+import type { ModelConfig } from '../config.js';
+import { validateModelConfig } from '../config.js';
+
+/** The `model_type` values {@link modelConfigFromHf} accepts. */
+export const SUPPORTED_HF_MODEL_TYPES = Object.freeze(['gpt2', 'llama', 'qwen2'] as const);
+
+/** One of {@link SUPPORTED_HF_MODEL_TYPES}. */
+export type HfModelType = (typeof SUPPORTED_HF_MODEL_TYPES)[number];
+
+/** transformers' default `initializer_range` for all three architectures. */
+const DEFAULT_INIT_STD = 0.02;
+
+/** GPT-2 activations that are the tanh-approximated GELU the gpt2 decoder computes. */
+const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
+
+/**
+ * Decode a Hugging Face `config.json` object into a validated {@link ModelConfig}.
+ *
+ * | HF field (gpt2) | HF field (llama, qwen2) | ModelConfig |
+ * |---|---|---|
+ * | `vocab_size` | `vocab_size` | `vocabSize` |
+ * | `n_embd` | `hidden_size` | `dModel` |
+ * | `n_layer` | `num_hidden_layers` | `nLayers` |
+ * | `n_head` | `num_attention_heads` | `nHeads` |
+ * | (= `n_head`) | `num_key_value_heads` (default `num_attention_heads`) | `nKvHeads` |
+ * | `n_inner` (null/absent → `4·n_embd`) | `intermediate_size` | `dFf` |
+ * | `n_positions` | `max_position_embeddings` | `maxContext` |
+ * | `layer_norm_epsilon` (default 1e-5) | `rms_norm_eps` (default 1e-6) | `normEps` |
+ * | (10000, unused) | `rope_theta` (default 10000) | `ropeTheta` |
+ * | always true | llama: `attention_bias` (default false); qwen2: true | `qkvBias` |
+ * | `tie_word_embeddings` (default true) | `tie_word_embeddings` (default false) | `tieEmbeddings` |
+ * | `initializer_range` (default 0.02) | `initializer_range` (default 0.02) | `initStd` |
+ *
+ * Features the decoders do not implement are rejected instead of silently ignored: `rope_scaling`,
+ * a `head_dim` other than `hidden_size / num_attention_heads`, sliding-window attention
+ * (`use_sliding_window: true`), `mlp_bias: true`, a `hidden_act` other than `silu`, and a GPT-2
+ * `activation_function` other than the tanh GELU (`gelu_new`). Llama's `attention_bias: true`
+ * would also put a bias on `o_proj`, which the canonical layout has no slot for, so it is rejected.
+ *
+ * @param json - the parsed `config.json`.
+ * @param options.file - file name used in error messages.
+ * @throws Error naming the file and the missing or invalid field; an unknown `model_type` names
+ *   it and lists the supported ones.
+ */
+export function modelConfigFromHf(
+  json: unknown,
+  options: { readonly file?: string } = {},
+): ModelConfig {
+  const file = options.file ?? 'config.json';
+  const fail = (why: string): never => {
+    throw new Error(`modelConfigFromHf: ${file}: ${why}`);
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    fail('must contain a JSON object');
+  }
+  const obj = json as Record<string, unknown>;
+  const modelType = obj['model_type'];
+  const has = (field: string): boolean => obj[field] !== undefined && obj[field] !== null;
+  const int = (field: string, fallback?: number): number => {
+    const v = obj[field];
+    if (v === undefined || v === null) {
+      if (fallback !== undefined) return fallback;
+      return fail(`missing field '${field}' (required for model_type '${String(modelType)}')`);
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      return fail(`field '${field}' must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const num = (field: string, fallback: number): number => {
+    const v = obj[field];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      return fail(`field '${field}' must be a finite number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const bool = (field: string, fallback: boolean): boolean => {
+    const v = obj[field];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean')
+      return fail(`field '${field}' must be a boolean, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const unsupported = (field: string, why: string): never =>
+    fail(`field '${field}' = ${JSON.stringify(obj[field])} is not supported: ${why}`);
+
+  if (modelType === 'gpt2') {
+    const dModel = int('n_embd');
+    const activation = obj['activation_function'];
+    if (activation !== undefined && !GPT2_ACTIVATIONS.includes(String(activation))) {
+      unsupported(
+        'activation_function',
+        `the gpt2 decoder computes the tanh GELU (${GPT2_ACTIVATIONS.join(', ')})`,
+      );
+    }
+    const nHeads = int('n_head');
+    return validateModelConfig({
+      family: 'gpt2',
+      vocabSize: int('vocab_size'),
+      dModel,
+      nLayers: int('n_layer'),
+      nHeads,
+      nKvHeads: nHeads,
+      dFf: int('n_inner', 4 * dModel),
+      maxContext: int('n_positions'),
+      normEps: num('layer_norm_epsilon', 1e-5),
+      ropeTheta: 10000,
+      qkvBias: true,
+      tieEmbeddings: bool('tie_word_embeddings', true),
+      initStd: num('initializer_range', DEFAULT_INIT_STD),
+    });
+  }
+  if (modelType === 'llama' || modelType === 'qwen2') {
+    const dModel = int('hidden_size');
+    const nHeads = int('num_attention_heads');
+    if (has('rope_scaling')) {
+      unsupported(
+        'rope_scaling',
+        'only plain RoPE is implemented; remove it or use a model without scaling',
+      );
+    }
+    if (has('head_dim') && obj['head_dim'] !== dModel / nHeads) {
+      unsupported(
+        'head_dim',
+        `the decoders use hidden_size / num_attention_heads = ${dModel / nHeads}`,
+      );
+    }
+    if (obj['hidden_act'] !== undefined && obj['hidden_act'] !== 'silu') {
+      unsupported('hidden_act', "the llama decoder's gated MLP uses silu");
+    }
+    if (bool('mlp_bias', false)) unsupported('mlp_bias', 'the llama MLP has no biases');
+    if (bool('use_sliding_window', false)) {
+      unsupported('use_sliding_window', 'attention is full causal attention');
+    }
+    const attentionBias = bool('attention_bias', false);
+    if (modelType === 'llama' && attentionBias) {
+      unsupported('attention_bias', 'it adds a bias to o_proj, which the canonical layout lacks');
+    }
+    return validateModelConfig({
+      family: 'llama',
+      vocabSize: int('vocab_size'),
+      dModel,
+      nLayers: int('num_hidden_layers'),
+      nHeads,
+      nKvHeads: int('num_key_value_heads', nHeads),
+      dFf: int('intermediate_size'),
+      maxContext: int('max_position_embeddings'),
+      normEps: num('rms_norm_eps', 1e-6),
+      ropeTheta: num('rope_theta', 10000),
+      qkvBias: modelType === 'qwen2',
+      tieEmbeddings: bool('tie_word_embeddings', false),
+      initStd: num('initializer_range', DEFAULT_INIT_STD),
+    });
+  }
+  return fail(
+    `unsupported model_type ${JSON.stringify(modelType)}; supported: ${SUPPORTED_HF_MODEL_TYPES.join(', ')}`,
+  );
+}
+
+/**
+ * The Hugging Face `config.json` object for a {@link ModelConfig}: `gpt2` for the gpt2 family,
+ * `qwen2` for the llama family with `qkvBias`, `llama` otherwise, with the `architectures` entry
+ * transformers needs to pick the causal-LM class. {@link modelConfigFromHf} inverts it exactly
+ * (except `ropeTheta` of gpt2 configs, which GPT-2 does not use and is read back as 10000).
+ *
+ * @throws Error when a gpt2 config has `qkvBias: false` (GPT-2 always has q/k/v biases).
+ */
+export function modelConfigToHf(config: ModelConfig): Record<string, unknown> {
+  const c = validateModelConfig(config);
+  if (c.family === 'gpt2') {
+    if (!c.qkvBias) {
+      throw new Error(
+        'modelConfigToHf: config.qkvBias is false, but GPT-2 always has q/k/v biases',
+      );
+    }
+    return {
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: c.vocabSize,
+      n_embd: c.dModel,
+      n_layer: c.nLayers,
+      n_head: c.nHeads,
+      n_inner: c.dFf,
+      n_positions: c.maxContext,
+      n_ctx: c.maxContext,
+      layer_norm_epsilon: c.normEps,
+      activation_function: 'gelu_new',
+      tie_word_embeddings: c.tieEmbeddings,
+      initializer_range: c.initStd,
+      torch_dtype: 'float32',
+    };
+  }
+  const qwen2 = c.qkvBias;
+  return {
+    architectures: [qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: qwen2 ? 'qwen2' : 'llama',
+    vocab_size: c.vocabSize,
+    hidden_size: c.dModel,
+    num_hidden_layers: c.nLayers,
+    num_attention_heads: c.nHeads,
+    num_key_value_heads: c.nKvHeads,
+    intermediate_size: c.dFf,
+    max_position_embeddings: c.maxContext,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    hidden_act: 'silu',
+    tie_word_embeddings: c.tieEmbeddings,
+    initializer_range: c.initStd,
+    torch_dtype: 'float32',
+    ...(qwen2 ? { use_sliding_window: false } : { attention_bias: false, mlp_bias: false }),
+  };
+}

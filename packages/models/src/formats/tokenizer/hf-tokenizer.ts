@@ -1,0 +1,367 @@
+/**
+ * Hugging Face `tokenizer.json` tokenizers behind the sampler's synchronous {@link Tokenizer}
+ * interface, on the pure-JS `@huggingface/tokenizers`. The native `tokenizers` binding (an
+ * optional dependency) only has asynchronous `encode`/`decode`, so it cannot back the synchronous
+ * interface; {@link HfTokenizer.native} exposes it for callers that want its offsets or a
+ * cross-check.
+ *
+ * @packageDocumentation
+ */
+import type { Tokenizer } from '@covrl/sampler';
+import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+
+/** File name of a Hugging Face tokenizer inside a model directory. */
+export const HF_TOKENIZER_FILE = 'tokenizer.json';
+/** File name of its companion config (`eos_token`, `pad_token`, ...). */
+export const HF_TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+
+/** Token names tried, in order, for the EOS id when neither the options nor the config name one. */
+export const EOS_TOKEN_CANDIDATES = Object.freeze([
+  '<|endoftext|>',
+  '</s>',
+  '<|im_end|>',
+  '<eos>',
+  '<|eos|>',
+]);
+
+/** Options of {@link HfTokenizer.fromJSON} and {@link HfTokenizer.fromFile}. */
+export interface HfTokenizerOptions {
+  /** EOS token string; overrides `tokenizer_config.json`'s `eos_token`. */
+  readonly eosToken?: string;
+}
+
+/** The native binding wrapped with this package's conventions (offsets in UTF-16 units). */
+export interface NativeHfTokenizer {
+  encode(text: string): Promise<number[]>;
+  decode(ids: readonly number[]): Promise<string>;
+  encodeWithOffsets(text: string): Promise<{ ids: number[]; offsets: [number, number][] }>;
+}
+
+/** The part of the optional native `tokenizers` module this package uses. */
+export interface NativeTokenizersModule {
+  Tokenizer: {
+    fromString(json: string): {
+      encode(
+        text: string,
+        pair: null,
+        options: { addSpecialTokens: boolean },
+      ): Promise<{ getIds(): number[]; getOffsets(): number[][] }>;
+      decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
+    };
+  };
+}
+
+let nativeModule: Promise<NativeTokenizersModule | undefined> | undefined;
+
+/**
+ * The optional native `tokenizers` module, or undefined when it is not installed or its binary
+ * does not load on this platform. Loaded once, by dynamic import (a variable specifier keeps
+ * bundlers and the type checker from requiring it).
+ */
+export function loadNativeTokenizers(): Promise<NativeTokenizersModule | undefined> {
+  const specifier = 'tokenizers';
+  nativeModule ??= import(specifier).then(
+    (m: unknown) => {
+      const mod = m as Partial<NativeTokenizersModule> & {
+        default?: Partial<NativeTokenizersModule>;
+      };
+      const Tok = mod.Tokenizer ?? mod.default?.Tokenizer;
+      return Tok === undefined ? undefined : { Tokenizer: Tok };
+    },
+    () => undefined,
+  );
+  return nativeModule;
+}
+
+function tokenContent(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) {
+    const content = (value as Record<string, unknown>)['content'];
+    if (typeof content === 'string') return content;
+  }
+  return undefined;
+}
+
+/** Code-point offsets (as the native binding reports them) → UTF-16 offsets into `text`. */
+function codePointToUtf16(text: string): number[] {
+  const map: number[] = [];
+  let unit = 0;
+  for (const ch of text) {
+    map.push(unit);
+    unit += ch.length;
+  }
+  map.push(unit);
+  return map;
+}
+
+/**
+ * A `tokenizer.json` tokenizer (BPE, WordPiece, Unigram, WordLevel models with their normalizers,
+ * pre-tokenizers and decoders, as `@huggingface/tokenizers` supports them).
+ *
+ * - `encode` never adds special tokens (no BOS/EOS from the post-processor); added tokens, such
+ *   as tag strings registered in `added_tokens`, are matched atomically before the model runs.
+ * - `decode` keeps special tokens and does not clean up spaces, so it inverts `encode` for
+ *   byte-level tokenizers.
+ * - `vocabSize` is the largest id (model vocabulary or added token) plus one.
+ * - `eosId`: the `eosToken` option, else `tokenizer_config.json`'s `eos_token`, else the first of
+ *   {@link EOS_TOKEN_CANDIDATES} in the vocabulary, else undefined.
+ */
+export class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly eosId?: number;
+  /** The EOS token string whose id is `eosId`. */
+  readonly eosToken?: string;
+  readonly #tokenizer: JsTokenizer;
+  readonly #json: unknown;
+  readonly #config: unknown;
+  #native: Promise<NativeHfTokenizer | undefined> | undefined;
+
+  private constructor(json: unknown, config: unknown, options: HfTokenizerOptions, where: string) {
+    if (
+      typeof json !== 'object' ||
+      json === null ||
+      typeof (json as Record<string, unknown>)['model'] !== 'object'
+    ) {
+      throw new Error(`HfTokenizer: ${where}: not a tokenizer.json object (no 'model' field)`);
+    }
+    // @huggingface/tokenizers requires these keys to exist; the Rust library treats absent as null.
+    const completed = {
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      added_tokens: [],
+      ...(json as Record<string, unknown>),
+    };
+    try {
+      this.#tokenizer = new JsTokenizer(completed, (config ?? {}) as object);
+    } catch (error) {
+      throw new Error(
+        `HfTokenizer: ${where}: @huggingface/tokenizers cannot load it: ${(error as Error).message}`,
+      );
+    }
+    this.#json = json;
+    this.#config = config;
+    let maxId = -1;
+    for (const id of this.#tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    const configured =
+      options.eosToken ??
+      tokenContent(
+        typeof config === 'object' && config !== null
+          ? (config as Record<string, unknown>)['eos_token']
+          : undefined,
+      );
+    if (configured !== undefined) {
+      const id = this.#tokenizer.token_to_id(configured);
+      if (id === undefined) {
+        throw new Error(
+          `HfTokenizer: ${where}: eos token ${JSON.stringify(configured)} is not in the vocabulary`,
+        );
+      }
+      this.eosId = id;
+      this.eosToken = configured;
+    } else {
+      for (const candidate of EOS_TOKEN_CANDIDATES) {
+        const id = this.#tokenizer.token_to_id(candidate);
+        if (id !== undefined) {
+          this.eosId = id;
+          this.eosToken = candidate;
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Build from a parsed `tokenizer.json` object and, optionally, `tokenizer_config.json`.
+   * @throws Error when the object is not a tokenizer.json or the EOS token is unknown.
+   */
+  static fromJSON(
+    tokenizerJson: unknown,
+    options: HfTokenizerOptions & {
+      readonly tokenizerConfig?: unknown;
+      readonly file?: string;
+    } = {},
+  ): HfTokenizer {
+    return new HfTokenizer(
+      tokenizerJson,
+      options.tokenizerConfig,
+      options,
+      options.file ?? '<object>',
+    );
+  }
+
+  /**
+   * Read `tokenizer.json` at `path` and the `tokenizer_config.json` beside it when present.
+   * @throws Error naming the path when it cannot be read or parsed.
+   */
+  static async fromFile(path: string, options: HfTokenizerOptions = {}): Promise<HfTokenizer> {
+    const readJson = async (file: string, required: boolean): Promise<unknown> => {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new Error(`HfTokenizer.fromFile: cannot read ${file}: ${(error as Error).message}`);
+      }
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (error) {
+        throw new Error(
+          `HfTokenizer.fromFile: ${file} is not valid JSON: ${(error as Error).message}`,
+        );
+      }
+    };
+    const json = await readJson(path, true);
+    const config = await readJson(join(dirname(path), HF_TOKENIZER_CONFIG_FILE), false);
+    return new HfTokenizer(json, config, options, path);
+  }
+
+  /** The `tokenizer.json` object this tokenizer was built from. */
+  toJSON(): unknown {
+    return this.#json;
+  }
+
+  /** The `tokenizer_config.json` object, when one was given. */
+  get tokenizerConfig(): unknown {
+    return this.#config;
+  }
+
+  /**
+   * Write `tokenizer.json` (and `tokenizer_config.json` when there is one, with `eos_token` set to
+   * the EOS token) into `dir`, atomically.
+   */
+  async saveFiles(dir: string): Promise<void> {
+    await writeFileAtomic(join(dir, HF_TOKENIZER_FILE), JSON.stringify(this.#json));
+    const base = typeof this.#config === 'object' && this.#config !== null ? this.#config : {};
+    if (this.#config !== undefined || this.eosToken !== undefined) {
+      const config = this.eosToken === undefined ? base : { ...base, eos_token: this.eosToken };
+      await writeFileAtomic(
+        join(dir, HF_TOKENIZER_CONFIG_FILE),
+        `${JSON.stringify(config, null, 2)}\n`,
+      );
+    }
+  }
+
+  /** Id of a token string (model vocabulary or added token), or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.#tokenizer.token_to_id(token);
+  }
+
+  /** Token string of an id, or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.#tokenizer.id_to_token(id);
+  }
+
+  /** Encode without special tokens. */
+  encode(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Decode, keeping special tokens verbatim and without space clean-up. */
+  decode(ids: readonly number[]): string {
+    // @huggingface/tokenizers throws on an empty id list; the empty sequence decodes to ''.
+    if (ids.length === 0) return '';
+    return this.#tokenizer.decode([...ids], {
+      skip_special_tokens: false,
+      clean_up_tokenization_spaces: false,
+    });
+  }
+
+  /**
+   * Encode with `[start, end)` UTF-16 offsets of every token in `text`, derived by decoding
+   * (the pure-JS library reports no offsets):
+   *
+   * 1. Tokens are grouped greedily: a group is the shortest run of tokens whose joint decode is
+   *    the next piece of `text` and does not end inside a character (a byte-level token holding
+   *    part of a UTF-8 character decodes to U+FFFD, so it joins the next token's group). A single
+   *    token's span is its piece; in a longer group every token but the last spans the group's
+   *    first character and the last spans the whole group (the native binding does the same).
+   * 2. If grouping fails (decoders that depend on the token's position, like Metaspace), prefix
+   *    decoding is used: the end of token i is the length of `decode(ids[0..i])`'s common
+   *    prefix with `text` (quadratic in the token count).
+   *
+   * @throws Error when `decode(encode(text)) ≠ text` (a normalizer changed the text, so offsets
+   *   into it are undefined); use {@link HfTokenizer.native} then.
+   */
+  encodeWithOffsets(text: string): { ids: number[]; offsets: [number, number][] } {
+    const ids = this.encode(text);
+    const full = this.decode(ids);
+    if (full !== text) {
+      throw new Error(
+        `HfTokenizer.encodeWithOffsets: decode(encode(text)) differs from text (${JSON.stringify(full.slice(0, 40))} vs ${JSON.stringify(text.slice(0, 40))}); this tokenizer normalizes text, so use (await tokenizer.native())?.encodeWithOffsets`,
+      );
+    }
+    return { ids, offsets: this.#groupOffsets(ids, text) ?? this.#prefixOffsets(ids, text) };
+  }
+
+  #groupOffsets(ids: readonly number[], text: string): [number, number][] | undefined {
+    const offsets: [number, number][] = [];
+    let pos = 0;
+    let i = 0;
+    while (i < ids.length) {
+      let accepted: { end: number; piece: string } | undefined;
+      for (let j = i; j < ids.length && j < i + 8; j++) {
+        const piece = this.decode(ids.slice(i, j + 1));
+        const partial = piece.endsWith('\uFFFD') && text[pos + piece.length - 1] !== '\uFFFD';
+        if (!partial && text.startsWith(piece, pos)) {
+          accepted = { end: j, piece };
+          break;
+        }
+      }
+      if (accepted === undefined) return undefined;
+      const end = pos + accepted.piece.length;
+      const firstChar = String.fromCodePoint(text.codePointAt(pos) ?? 0).length;
+      for (let k = i; k < accepted.end; k++) offsets.push([pos, Math.min(pos + firstChar, end)]);
+      offsets.push([pos, end]);
+      pos = end;
+      i = accepted.end + 1;
+    }
+    return pos === text.length ? offsets : undefined;
+  }
+
+  #prefixOffsets(ids: readonly number[], text: string): [number, number][] {
+    const offsets: [number, number][] = [];
+    let prev = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const prefix = this.decode(ids.slice(0, i + 1));
+      let lcp = 0;
+      while (lcp < prefix.length && lcp < text.length && prefix[lcp] === text[lcp]) lcp++;
+      const end = Math.max(prev, lcp);
+      offsets.push([prev, end]);
+      prev = end;
+    }
+    return offsets;
+  }
+
+  /**
+   * The same tokenizer on the native `tokenizers` binding (asynchronous; offsets converted from
+   * code points to UTF-16 units), or undefined when the optional dependency is unavailable.
+   */
+  native(): Promise<NativeHfTokenizer | undefined> {
+    this.#native ??= loadNativeTokenizers().then((mod) => {
+      if (mod === undefined) return undefined;
+      const tok = mod.Tokenizer.fromString(JSON.stringify(this.#json));
+      const encodeWithOffsets = async (
+        text: string,
+      ): Promise<{ ids: number[]; offsets: [number, number][] }> => {
+        const enc = await tok.encode(text, null, { addSpecialTokens: false });
+        const map = codePointToUtf16(text);
+        const offsets = enc
+          .getOffsets()
+          .map(([s, e]): [number, number] => [map[s ?? 0] ?? 0, map[e ?? 0] ?? 0]);
+        return { ids: [...enc.getIds()], offsets };
+      };
+      return {
+        encodeWithOffsets,
+        encode: async (text: string) => (await encodeWithOffsets(text)).ids,
+        decode: (ids: readonly number[]) => tok.decode([...ids], false),
+      };
+    });
+    return this.#native;
+  }
+}
