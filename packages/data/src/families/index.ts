@@ -1,0 +1,9 @@
+export type { Family, FamilyName, GenerateOptions, TraceOptions, WrittenTrace } from './define.js';
+export { normaliseInteger, normaliseWord } from './define.js';
+export { addition } from './addition.js';
+export { linearEquation } from './linear-equation.js';
+export { rate } from './rate.js';
+export { deduction } from './deduction.js';
+export { stringOps } from './string-ops.js';
+export { ordering } from './ordering.js';
+export { FAMILY_NAMES, families, familyOf, generateSuite, getFamily } from './registry.js';

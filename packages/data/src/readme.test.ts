@@ -1,0 +1,27 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+
+describe('README', () => {
+  it('runs the example as written and prints what the README shows', async () => {
+    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+    const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const shown = /It prints[^\n]*\n\n```text\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    expect(shown).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'covrl-data-readme-'));
+    const file = join(dir, 'example.ts');
+    writeFileSync(file, code ?? '');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await import(/* @vite-ignore */ file);
+      const printed = log.mock.calls.map((args) => args.map(String).join(' '));
+      expect(printed).toEqual((shown ?? '').trimEnd().split('\n'));
+    } finally {
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
