@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { groupRewardStats } from './group-reward-stats.js';
+import { leakedTensors, seededRewardValues } from './testing/index.js';
+
+describe('groupRewardStats', () => {
+  it('matches the naive loop', () => {
+    const values = seededRewardValues(12, 3, 'normal');
+    const rewards = tf.tensor1d(values);
+    const got = groupRewardStats({ rewards, groupSize: 4 });
+    for (let q = 0; q < 3; q += 1) {
+      const group = values.slice(4 * q, 4 * q + 4);
+      const mean = group.reduce((s, r) => s + r, 0) / 4;
+      const std = Math.sqrt(group.reduce((s, r) => s + (r - mean) ** 2, 0) / 3);
+      expect(got.groupMeans[q]).toBeCloseTo(mean, 5);
+      expect(got.groupStds[q]).toBeCloseTo(std, 5);
+    }
+    expect(got.zeroStdGroupFraction).toBe(0);
+    rewards.dispose();
+  });
+
+  it('counts constant groups (hand-computed fixture)', () => {
+    const rewards = tf.tensor1d([1, 1, 0, 1, 0, 0, 0.5, 0.5]);
+    const got = groupRewardStats({ rewards, groupSize: 2 });
+    expect(got.groupMeans).toEqual([1, 0.5, 0, 0.5]);
+    expect(got.groupStds[1]).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(got.zeroStdGroupFraction).toBe(0.75);
+    expect(
+      leakedTensors(() => {
+        groupRewardStats({ rewards, groupSize: 4 });
+        return [];
+      }),
+    ).toBe(0);
+    rewards.dispose();
+  });
+
+  it('throws naming the function and argument on invalid input', () => {
+    expect(() => groupRewardStats({ rewards: tf.tensor1d([1, 2, 3]), groupSize: 2 })).toThrow(
+      /^groupRewardStats: groupSize/,
+    );
+    expect(() => groupRewardStats({ rewards: tf.tensor1d([1, NaN]), groupSize: 2 })).toThrow(
+      /^groupRewardStats: rewards/,
+    );
+  });
+});

@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { logMixture } from './log-mixture.js';
+import {
+  assertBinary,
+  assertFinite,
+  assertNumberIn,
+  assertRank,
+  assertSameShape,
+  assertTensor,
+  fail,
+} from './validate.js';
+
+/** Inputs shared by the composite estimators. */
+export interface CompositeKlInput {
+  /** log p_φ(z_t|x, z_<t): trace tokens scored in the question-only context, `[B, T]`. */
+  readonly priorLogProbs: tf.Tensor;
+  /** log q_ψ(z_t|x, y, z_<t): the same tokens in the answer-shown context, `[B, T]`. */
+  readonly posteriorLogProbs: tf.Tensor;
+  /** `[B]`: 1 where the trace was generated from the prior template, 0 from the posterior. */
+  readonly sampledFromPrior: tf.Tensor;
+  /** w in `p′ = w·p_φ + (1−w)·q_ψ`, in `[0, 1]`; default 0.5 (CoVRL paper §2.3). */
+  readonly priorWeight?: number;
+}
+
+/** The clipped log-ratios of the composite estimators, computed inside the caller's tidy. */
+export interface CompositeParts {
+  readonly logRho: tf.Tensor; // [B, T]  clip(log p′ − log p, ±20)
+  readonly rho: tf.Tensor; // [B, T]
+  readonly fromPrior: tf.Tensor; // [B, T] bool, row flag broadcast over T
+}
+
+/** The clip on log ρ and log ω: e^20 ≈ 4.9e8 keeps every product finite in float32. */
+export const COMPOSITE_LOG_CLIP = 20;
+
+/** Validates the composite inputs and returns the shared pieces. Call inside `tf.tidy`. */
+export function compositeParts(fn: string, x: CompositeKlInput): CompositeParts & { w: number } {
+  if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
+  const w = x.priorWeight ?? 0.5;
+  assertNumberIn(fn, 'priorWeight', w, 0, 1);
+  assertTensor(fn, 'priorLogProbs', x.priorLogProbs);
+  assertTensor(fn, 'posteriorLogProbs', x.posteriorLogProbs);
+  assertTensor(fn, 'sampledFromPrior', x.sampledFromPrior);
+  assertRank(fn, 'priorLogProbs', x.priorLogProbs, 2);
+  assertSameShape(fn, 'priorLogProbs', x.priorLogProbs, 'posteriorLogProbs', x.posteriorLogProbs);
+  assertRank(fn, 'sampledFromPrior', x.sampledFromPrior, 1);
+  if (x.sampledFromPrior.shape[0] !== x.priorLogProbs.shape[0]) {
+    fail(
+      fn,
+      'sampledFromPrior',
+      `has length ${x.sampledFromPrior.shape[0]} but priorLogProbs has ${x.priorLogProbs.shape[0]} rows`,
+    );
+  }
+  assertFinite(fn, 'priorLogProbs', x.priorLogProbs);
+  assertFinite(fn, 'posteriorLogProbs', x.posteriorLogProbs);
+  assertBinary(fn, 'sampledFromPrior', x.sampledFromPrior);
+  const logPPrime = logMixture(x.priorLogProbs, x.posteriorLogProbs, w); // [B, T]
+  const logRho = tf.clipByValue(
+    tf.sub(logPPrime, x.priorLogProbs),
+    -COMPOSITE_LOG_CLIP,
+    COMPOSITE_LOG_CLIP,
+  );
+  const rho = tf.exp(logRho);
+  const fromPrior = tf.broadcastTo(
+    tf.expandDims(tf.greater(x.sampledFromPrior, 0.5), 1),
+    x.priorLogProbs.shape,
+  );
+  return { w, logRho, rho, fromPrior };
+}

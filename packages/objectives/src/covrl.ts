@@ -1,0 +1,290 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@covrl/grpo';
+import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
+import { k3 } from '@covrl/kl-estimators';
+import { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
+import { clipLowOption, option, validateFields } from './internal/fields.js';
+import type { CovrlKlEstimator } from './internal/kl-term.js';
+import { covrlKlTerm } from './internal/kl-term.js';
+import {
+  maskedMax,
+  maskedMean,
+  maskedMin,
+  perRow,
+  readScalars,
+  zeroPadding,
+} from './internal/masked.js';
+import { resolve } from './internal/resolve.js';
+import type { LossResult } from './types.js';
+
+export type { CovrlKlEstimator } from './internal/kl-term.js';
+
+/** The scored batch of {@link covrlLoss}: "new" tensors carry gradient, everything else is detached. */
+export interface CovrlBatch {
+  /** `[B, T]` new log p_φ of the trace tokens, PRIOR-SCORE context (gradient). */
+  readonly priorLogProbs: tf.Tensor;
+  /** `[B, T]` new log q_ψ of the same tokens, POSTERIOR context (gradient). */
+  readonly posteriorLogProbs: tf.Tensor;
+  /** `[B, T]` old (sampling-time) log p_φ. */
+  readonly oldPriorLogProbs: tf.Tensor;
+  /** `[B, T]` old log q_ψ. */
+  readonly oldPosteriorLogProbs: tf.Tensor;
+  /** `[B, T]` 1 at generated trace tokens (closing think tag included), 0 at padding. */
+  readonly traceMask: tf.Tensor;
+  /** `[B, A]` new log p_θ(y_k | x, z, y_<k) of the answer tokens, PRIOR-SCORE context (gradient). */
+  readonly answerLogProbs: tf.Tensor;
+  /** `[B, A]` 1 at the ids of `{y}`, 0 at padding. */
+  readonly answerMask: tf.Tensor;
+  /** `[B]` precomputed on the whole rollout batch (default `'dr-grpo'`). */
+  readonly advantages: tf.Tensor;
+  /** `[B]` rewards, for metrics only (optional). */
+  readonly rewards?: tf.Tensor;
+  /** `[B]` 1 where the row was sampled from the prior template. */
+  readonly sampledFromPrior: tf.Tensor;
+  /** `[B]` 1 where generation hit the token budget; those rows are masked out of the KL. */
+  readonly truncated: tf.Tensor;
+  /** `[B]` 1 where the trace is well formed (stopped on the close tag, clean body). */
+  readonly wellFormed: tf.Tensor;
+}
+
+/** Options of {@link covrlLoss}; defaults from the method specification §4 (config keys `covrl.*`). */
+export interface CovrlLossOptions {
+  /** `covrl.alpha`: prior-template probability α used in the old hybrid (pass αEff); 0.5. */
+  readonly alpha?: number;
+  /** `covrl.priorWeight`: w of `p′ = w·p_φ + (1−w)·q_ψ`; 0.5. */
+  readonly priorWeight?: number;
+  /** `covrl.clipLow` / `covrl.clipHigh`: 0.3 / 0.3. */
+  readonly clipLow?: number;
+  readonly clipHigh?: number;
+  /** `covrl.klCoef` λ_KL: 1. */
+  readonly klCoef?: number;
+  /** `covrl.nllCoef` λ_NLL: 1. */
+  readonly nllCoef?: number;
+  /** `covrl.logRatioClamp`: the importance log-ratio is clamped to ±this before `exp`; 20. */
+  readonly logRatioClamp?: number;
+  /** `covrl.aggregation` for PG, KL and NLL: `'token-mean'`, or your own {@link Aggregation}. */
+  readonly aggregation?: AggregationName | Aggregation;
+  /** Policy surrogate: `'ppo-clip'` (default), `'pg'`, or your own {@link Surrogate}. */
+  readonly surrogate?: SurrogateName | Surrogate;
+  /** `covrl.klEstimator`: `'composite'` (default); see {@link CovrlKlEstimator}. */
+  readonly klEstimator?: CovrlKlEstimator;
+  /** Compute `metrics` (one extra read-back); default true. */
+  readonly computeMetrics?: boolean;
+}
+
+/**
+ * CoVRL's loss (arXiv 2512.12576; method specification §4), one composition:
+ * ```text
+ * ρ_t   = exp(clamp(covrlImportanceLogRatio(new, old, α, w), ±20))      p′_new / p_hybrid,old
+ * L_PG  = aggregate(surrogate(ρ, A, 0.3, 0.3), traceMask)                 ppo-clip, token-mean
+ * L_KL  = aggregate(compositeKl(ℓφ, ℓψ, sampledFromPrior, w), traceMask ⊙ (1 − truncated))
+ * L_NLL = aggregate(−answerLogProbs, answerMask ⊙ sel),  sel = sampledFromPrior ∧ wellFormed ∧ A > 0
+ * L     = L_PG + λ_KL·L_KL + λ_NLL·L_NLL
+ * ```
+ * Padding (mask 0) is replaced by 0 before any op, so its values never matter. Differentiable
+ * w.r.t. `priorLogProbs`, `posteriorLogProbs` and `answerLogProbs`; use inside `tf.variableGrads`.
+ * The returned `loss` is the only tensor left behind; metrics are plain numbers.
+ *
+ * Call as `covrlLoss(batch, options)`; options may also sit in the first object (the second
+ * argument wins where both set a key).
+ *
+ * @throws Error naming `covrlLoss` and the field or option on inconsistent shapes (B, T, A),
+ *   non-finite log-probs at real tokens, non-0/1 flags, non-finite advantages, options out of
+ *   range or unknown registry names.
+ */
+export function covrlLoss(
+  batch: CovrlBatch & CovrlLossOptions,
+  options: CovrlLossOptions = {},
+): LossResult {
+  const fn = 'covrlLoss';
+  if (typeof batch !== 'object' || batch === null)
+    throw new Error(`covrlLoss: batch must be an object`);
+  if (typeof options !== 'object' || options === null) {
+    throw new Error(`covrlLoss: options must be an object`);
+  }
+  const x: CovrlBatch & CovrlLossOptions = { ...batch, ...options };
+  validateCovrlBatch(fn, x);
+  const alpha = option(fn, 'alpha', x.alpha ?? 0.5, 0, 1);
+  const priorWeight = option(fn, 'priorWeight', x.priorWeight ?? 0.5, 0, 1);
+  const clipLow = clipLowOption(fn, x.clipLow ?? 0.3);
+  const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? clipLow, 0, Number.MAX_VALUE);
+  const klCoef = option(fn, 'klCoef', x.klCoef ?? 1, 0, Number.MAX_VALUE);
+  const nllCoef = option(fn, 'nllCoef', x.nllCoef ?? 1, 0, Number.MAX_VALUE);
+  const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
+  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? 'token-mean', aggregations);
+  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'ppo-clip', surrogates);
+  let metrics: Record<string, number> = {};
+  const loss = tf.tidy(() => {
+    const { traceMask, answerMask, advantages, sampledFromPrior: fromPrior } = x;
+    const [prior, posterior, oldPrior, oldPosterior] = [
+      x.priorLogProbs,
+      x.posteriorLogProbs,
+      x.oldPriorLogProbs,
+      x.oldPosteriorLogProbs,
+    ].map((t) => zeroPadding(t, traceMask)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const answerLogProbs = zeroPadding(x.answerLogProbs, answerMask);
+
+    const logRatio = tf.clipByValue(
+      covrlImportanceLogRatio({
+        priorLogProbs: prior,
+        posteriorLogProbs: posterior,
+        oldPriorLogProbs: oldPrior,
+        oldPosteriorLogProbs: oldPosterior,
+        alpha,
+        priorWeight,
+      }),
+      -clamp,
+      clamp,
+    ); // [B, T]
+    const lossPg = aggregate({
+      loss: surrogate({ logRatio, advantages, clipLow, clipHigh }),
+      mask: traceMask,
+    });
+
+    const klMask = tf.mul(traceMask, perRow(tf.sub(1, x.truncated))); // [B, T]
+    const kl = covrlKlTerm(fn, x.klEstimator ?? 'composite', {
+      prior,
+      posterior,
+      sampledFromPrior: fromPrior,
+      priorWeight,
+    });
+    const lossKl = aggregate({ loss: kl.perToken, mask: klMask });
+
+    const selected = tf.mul(
+      tf.mul(fromPrior, x.wellFormed),
+      tf.cast(tf.greater(advantages, 0), 'float32'),
+    ); // [B]
+    const nllMask = tf.mul(answerMask, perRow(selected)); // [B, A]
+    const lossNll = aggregate({ loss: tf.neg(answerLogProbs), mask: nllMask });
+
+    const total = tf.add(lossPg, tf.add(tf.mul(klCoef, lossKl), tf.mul(nllCoef, lossNll)));
+
+    if (x.computeMetrics ?? true) {
+      metrics = covrlMetrics({
+        ...x,
+        prior,
+        posterior,
+        answerLogProbs,
+        logRatio,
+        kl,
+        klMask,
+        nllMask,
+        selected,
+        losses: [total, lossPg, lossKl, lossNll],
+        clipLow,
+        clipHigh,
+      });
+    }
+    return total as tf.Scalar;
+  });
+  return { loss, metrics };
+}
+
+/** CoVRL's metrics (method specification §4) from the loss's intermediates, read back at once. */
+function covrlMetrics(m: {
+  prior: tf.Tensor;
+  posterior: tf.Tensor;
+  answerLogProbs: tf.Tensor;
+  logRatio: tf.Tensor;
+  kl: { perToken: tf.Tensor; label: string };
+  klMask: tf.Tensor;
+  nllMask: tf.Tensor;
+  selected: tf.Tensor;
+  losses: [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  traceMask: tf.Tensor;
+  advantages: tf.Tensor;
+  sampledFromPrior: tf.Tensor;
+  rewards?: tf.Tensor;
+  clipLow: number;
+  clipHigh: number;
+}): Record<string, number> {
+  const { prior, posterior, logRatio, kl, klMask, traceMask, sampledFromPrior: fromPrior } = m;
+  const ratio = tf.exp(logRatio);
+  const priorRows = tf.mul(klMask, perRow(fromPrior));
+  const posteriorRows = tf.mul(klMask, perRow(tf.sub(1, fromPrior)));
+  const k = `kl/${kl.label}`;
+  const metrics = readScalars([
+    ['loss/total', m.losses[0]],
+    ['loss/pg', m.losses[1]],
+    ['loss/kl', m.losses[2]],
+    ['loss/nll', m.losses[3]],
+    ['ratio/mean', maskedMean(ratio, traceMask)],
+    ['ratio/max', maskedMax(ratio, traceMask)],
+    ['ratio/min', maskedMin(ratio, traceMask)],
+    ['ratio/max_abs_log', maskedMax(tf.abs(logRatio), traceMask)],
+    [`${k}/mean`, maskedMean(kl.perToken, klMask)],
+    [`${k}/max`, maskedMax(kl.perToken, klMask)],
+    [`${k}/prior_rows/mean`, maskedMean(kl.perToken, priorRows)],
+    [`${k}/posterior_rows/mean`, maskedMean(kl.perToken, posteriorRows)],
+    ['kl/p_to_q/k3_mean', maskedMean(k3({ logProbs: prior, refLogProbs: posterior }), priorRows)],
+    [
+      'kl/q_to_p/k3_mean',
+      maskedMean(k3({ logProbs: posterior, refLogProbs: prior }), posteriorRows),
+    ],
+    ['nll/mean', maskedMean(tf.neg(m.answerLogProbs), m.nllMask)],
+    ['nll/selected_fraction', tf.mean(m.selected)],
+    ...rewardMetrics(m.rewards, fromPrior),
+  ]);
+  const { clipFraction } = clipFractions({
+    logRatio,
+    advantages: m.advantages,
+    mask: traceMask,
+    clipLow: m.clipLow,
+    clipHigh: m.clipHigh,
+  });
+  metrics['ratio/clip_fraction'] = clipFraction;
+  return metrics;
+}
+
+/** `reward/mean`, `reward/prior/mean`, `reward/posterior/mean` when rewards are given. */
+function rewardMetrics(
+  rewards: tf.Tensor | undefined,
+  fromPrior: tf.Tensor,
+): [string, tf.Tensor][] {
+  if (rewards === undefined) return [];
+  const rowMean = (w: tf.Tensor): tf.Tensor =>
+    tf.div(tf.sum(tf.mul(rewards, w)), tf.maximum(tf.sum(w), 1e-30));
+  return [
+    ['reward/mean', tf.mean(rewards)],
+    ['reward/prior/mean', rowMean(fromPrior)],
+    ['reward/posterior/mean', rowMean(tf.sub(1, fromPrior))],
+  ];
+}
+
+function validateCovrlBatch(fn: string, x: CovrlBatch): void {
+  if (typeof x !== 'object' || x === null) throw new Error(`${fn}: argument must be an object`);
+  const trace = (name: keyof CovrlBatch) => ({
+    name,
+    value: x[name],
+    dims: ['B', 'T'],
+    kind: 'logProbs' as const,
+    mask: 'traceMask',
+  });
+  const row = (name: keyof CovrlBatch, kind: 'flag' | 'finite', optional = false) => ({
+    name,
+    value: x[name],
+    dims: ['B'],
+    kind,
+    optional,
+  });
+  validateFields(fn, [
+    trace('priorLogProbs'),
+    trace('posteriorLogProbs'),
+    trace('oldPriorLogProbs'),
+    trace('oldPosteriorLogProbs'),
+    { name: 'traceMask', value: x.traceMask, dims: ['B', 'T'], kind: 'mask' },
+    {
+      name: 'answerLogProbs',
+      value: x.answerLogProbs,
+      dims: ['B', 'A'],
+      kind: 'logProbs',
+      mask: 'answerMask',
+    },
+    { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
+    row('advantages', 'finite'),
+    row('rewards', 'finite', true),
+    row('sampledFromPrior', 'flag'),
+    row('truncated', 'flag'),
+    row('wellFormed', 'flag'),
+  ]);
+}
