@@ -58,6 +58,9 @@ async function tryBackend(choice: BackendChoice): Promise<BackendAttempt> {
   try {
     // A variable specifier keeps bundlers and tsc from resolving optional packages statically.
     if (spec !== undefined) await import(spec);
+    // covrl picks the cpu backend deliberately (as the last resort, or when asked); its
+    // "install tfjs-node" banner is then noise. IS_TEST silences it (and only matters on cpu).
+    if (choice === 'cpu') tf.env().set('IS_TEST', true);
     const ok = await tf.setBackend(tfName);
     if (!ok)
       return { choice, tfName, ok: false, reason: `tf.setBackend('${tfName}') returned false` };
@@ -100,8 +103,6 @@ export async function selectBackend(
   requested?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BackendSelection> {
-  // Tests and the CLI choose the backend deliberately; TF.js's "install tfjs-node" banner is noise.
-  tf.env().set('IS_TEST', true);
   const fromEnv = env['COVRL_BACKEND'];
   const source: BackendSelection['source'] =
     requested !== undefined ? 'flag' : fromEnv !== undefined && fromEnv !== '' ? 'env' : 'auto';

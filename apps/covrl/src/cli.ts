@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, formatSelection, selectBackend } from './backend.js';
+import { registerRunCommands } from './commands/run-commands.js';
+import { registerDataCommands } from './commands/data.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
       console.log(opts.json === true ? JSON.stringify(selection) : formatSelection(selection));
     });
 
+  registerRunCommands(program);
+  registerDataCommands(program);
   return program;
 }
 

@@ -1,0 +1,133 @@
+/**
+ * Checkpoints: weights, optimizer state, step, RNG and method state, data cursor and the resolved
+ * config, in one directory per step:
+ *
+ * ```
+ * <run>/checkpoints/step-000020/model.safetensors      weights, canonical names (F32)
+ * <run>/checkpoints/step-000020/optimizer.safetensors  AdamW moments `m/<name>`, `v/<name>`
+ * <run>/checkpoints/step-000020/state.json             step, cursor, RNG, method state, config
+ * <run>/checkpoints/latest.json                        { "step": 20, "dir": "step-000020" }
+ * ```
+ *
+ * A checkpoint is written into a temporary directory, every file fsynced, and then renamed into
+ * place; `latest.json` is replaced atomically afterwards. A crash at any point leaves the previous
+ * checkpoint intact and `latest.json` pointing at a complete one.
+ */
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { parseSafetensors, serializeSafetensors } from '@covrl/models';
+import { writeFileAtomicSync } from './util/atomic.js';
+
+export interface CheckpointState {
+  readonly step: number;
+  /** Examples consumed so far (data order is a pure function of (seed, cursor)). */
+  readonly dataCursor: number;
+  readonly optimizerStep: number;
+  /** Seed material of every RNG in use (sampling seeds derive from (seed, step)). */
+  readonly rng: Readonly<Record<string, number>>;
+  /** Method-specific state (RLPR's std-filter EMA and frozen baselines, …). */
+  readonly methodState: unknown;
+  readonly config: unknown;
+  readonly metricsAtStep?: Readonly<Record<string, number>>;
+}
+
+export interface Checkpoint {
+  readonly dir: string;
+  readonly state: CheckpointState;
+  readonly weights: Record<string, tf.Tensor>;
+  readonly optimizer: Record<string, tf.Tensor>;
+}
+
+type Named = Readonly<Record<string, tf.Tensor>>;
+
+async function toSafetensors(
+  tensors: Named,
+  metadata: Record<string, string>,
+): Promise<Uint8Array> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.dtype !== 'float32') {
+      throw new Error(
+        `saveCheckpoint: tensor '${name}' has dtype ${t.dtype}; only float32 is saved`,
+      );
+    }
+    out[name] = { shape: t.shape.slice(), data: (await t.data()) as Float32Array };
+  }
+  return serializeSafetensors(out, metadata);
+}
+
+function fromSafetensors(path: string): Record<string, tf.Tensor> {
+  const parsed = parseSafetensors(new Uint8Array(readFileSync(path)), { file: path });
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, t] of Object.entries(parsed.tensors)) {
+    out[name] = tf.tensor(t.data as Float32Array, [...t.shape], 'float32');
+  }
+  return out;
+}
+
+const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}`;
+
+/**
+ * Write a checkpoint atomically and point `latest.json` at it. Older checkpoints beyond `keep`
+ * are removed only after the new one is complete.
+ */
+export async function saveCheckpoint(
+  root: string,
+  state: CheckpointState,
+  weights: Named,
+  optimizer: Named,
+  keep = 2,
+): Promise<string> {
+  const name = stepDir(state.step);
+  const final = join(root, name);
+  const tmp = join(root, `.${name}.${process.pid}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  const meta = { step: String(state.step), format: 'covrl-checkpoint-1' };
+  writeFileAtomicSync(join(tmp, 'model.safetensors'), await toSafetensors(weights, meta));
+  writeFileAtomicSync(join(tmp, 'optimizer.safetensors'), await toSafetensors(optimizer, meta));
+  writeFileAtomicSync(join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  writeFileAtomicSync(
+    join(root, 'latest.json'),
+    `${JSON.stringify({ step: state.step, dir: name })}\n`,
+  );
+  const older = readdirSync(root)
+    .filter((d) => /^step-\d{6}$/.test(d) && d !== name)
+    .sort();
+  for (const d of older.slice(0, Math.max(0, older.length - (keep - 1)))) {
+    rmSync(join(root, d), { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** The step of the newest complete checkpoint under `root`, or undefined when there is none. */
+export function latestCheckpointStep(root: string): number | undefined {
+  const pointer = join(root, 'latest.json');
+  if (!existsSync(pointer)) return undefined;
+  const parsed = JSON.parse(readFileSync(pointer, 'utf8')) as { step?: unknown };
+  if (typeof parsed.step !== 'number') {
+    throw new Error(`${pointer}: field 'step' must be a number; delete the file to start afresh`);
+  }
+  return parsed.step;
+}
+
+/** Load the newest complete checkpoint under `root` (tensors are owned by the caller). */
+export function loadCheckpoint(root: string): Checkpoint | undefined {
+  const step = latestCheckpointStep(root);
+  if (step === undefined) return undefined;
+  const dir = join(root, stepDir(step));
+  for (const f of ['model.safetensors', 'optimizer.safetensors', 'state.json']) {
+    if (!existsSync(join(dir, f))) {
+      throw new Error(`${join(dir, f)}: missing from checkpoint; it is incomplete or was moved`);
+    }
+  }
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  return {
+    dir,
+    state,
+    weights: fromSafetensors(join(dir, 'model.safetensors')),
+    optimizer: fromSafetensors(join(dir, 'optimizer.safetensors')),
+  };
+}

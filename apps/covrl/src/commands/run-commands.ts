@@ -1,0 +1,272 @@
+/**
+ * `covrl pretrain | train | eval | compare | report`: thin command-line shells over the modules
+ * that do the work (`pretrain.ts`, `train/trainer.ts`, `eval/evaluate.ts`, `compare.ts`,
+ * `report/build.ts`). Config is decoded once here: defaults < method preset < budget preset <
+ * `--config` file < `--set` flags.
+ */
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import * as E from 'fp-ts/lib/Either.js';
+import { loadDataset } from '@covrl/data';
+import type { Example } from '@covrl/data';
+import type { Config, Method } from '../config/schema.js';
+import { BUDGET_PRESETS, METHODS, SOURCES } from '../config/schema.js';
+import { decodeConfig, parseSetFlags } from '../config/decode.js';
+import type { ConfigSources } from '../config/decode.js';
+import { describeRuntime, initRuntime } from '../runtime.js';
+import { pretrain } from '../pretrain.js';
+import { train } from '../train/trainer.js';
+import { evaluate } from '../eval/evaluate.js';
+import { loadBase } from '../model-io.js';
+import { tagsOf } from '../task.js';
+import { compare, embeddedBaseDir, COMPARE_METHODS } from '../compare.js';
+import { rebuildReport } from '../report/build.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+interface CommonOpts {
+  config?: string;
+  preset?: string;
+  set?: string[];
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function addConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'JSON or YAML config file (keys as in `covrl config`)')
+    .addOption(
+      new Option('-p, --preset <budget>', 'budget preset')
+        .choices([...BUDGET_PRESETS])
+        .default('standard'),
+    )
+    .option(
+      '-s, --set <key=value>',
+      'override one config key, e.g. --set train.steps=20 (repeatable)',
+      collect,
+    );
+}
+
+function sourcesOf(opts: CommonOpts): Omit<ConfigSources, 'method'> {
+  const flags = parseSetFlags(opts.set ?? []);
+  if (E.isLeft(flags)) throw new Error(flags.left.join('\n'));
+  return {
+    ...(opts.config !== undefined ? { file: opts.config } : {}),
+    ...(opts.preset !== undefined ? { preset: opts.preset } : {}),
+    flags: flags.right,
+  };
+}
+
+function decodeOrThrow(sources: ConfigSources): Config {
+  const r = decodeConfig(sources);
+  if (E.isLeft(r)) throw new Error(`invalid configuration:\n  ${r.left.join('\n  ')}`);
+  return r.right;
+}
+
+const commandLine = (): string => `covrl ${process.argv.slice(2).join(' ')}`;
+
+function runName(config: Config): string {
+  return config.runName !== '' ? config.runName : `${config.method}-seed${config.seed}`;
+}
+
+/** Register the run commands on `program` (its `--backend` option chooses the TF.js backend). */
+export function registerRunCommands(program: Command): void {
+  const backendOf = (): string | undefined => program.opts<{ backend?: string }>().backend;
+
+  addConfigOptions(
+    program
+      .command('pretrain')
+      .description("pretrain the base model on the synthetic suite's corpus (template-shaped text)")
+      .requiredOption('-o, --out <dir>', 'base model directory to write'),
+  ).action(async (opts: CommonOpts & { out: string }) => {
+    const config = decodeOrThrow({ ...sourcesOf(opts), method: 'covrl' });
+    const rt = await initRuntime(backendOf());
+    console.error(`backend: ${describeRuntime(rt)}`);
+    const r = await pretrain({ config, out: opts.out, command: commandLine() });
+    console.log(
+      JSON.stringify({
+        out: r.out,
+        bestStep: r.bestStep,
+        eval: r.eval,
+        seconds: Math.round(r.seconds),
+      }),
+    );
+  });
+
+  addConfigOptions(
+    program
+      .command('train')
+      .description('train one method from a base model; --resume continues a run exactly')
+      .addOption(
+        new Option('-m, --method <name>', 'training method')
+          .choices([...METHODS])
+          .makeOptionMandatory(),
+      )
+      .option('-b, --base <dir>', 'base model directory (default: the embedded base of the preset)')
+      .option('-o, --out <dir>', 'run directory (default: <runDir>/<method>-seed<seed>)')
+      .option('--resume', 'continue from the newest checkpoint in the run directory'),
+  ).action(
+    async (
+      opts: CommonOpts & { method: Method; base?: string; out?: string; resume?: boolean },
+    ) => {
+      const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
+      const rt = await initRuntime(backendOf());
+      console.error(`backend: ${describeRuntime(rt)}`);
+      const runDir = opts.out ?? join(config.runDir, runName(config));
+      const outcome = await train({
+        config,
+        baseDir: opts.base ?? embeddedBaseDir(opts.preset ?? 'standard'),
+        runDir,
+        resume: opts.resume === true,
+        command: commandLine(),
+      });
+      outcome.model.dispose();
+      console.log(
+        JSON.stringify({
+          runDir,
+          steps: outcome.steps,
+          interrupted: outcome.interrupted,
+          splits: outcome.splits,
+        }),
+      );
+      if (outcome.interrupted) process.exitCode = 130;
+    },
+  );
+
+  addConfigOptions(
+    program
+      .command('eval')
+      .description(
+        'greedy pass@1 and sampled avg@k of a model on a JSONL/Parquet dataset, per family and domain',
+      )
+      .requiredOption('-b, --base <dir>', 'model directory (a base model or `covrl train` export)')
+      .requiredOption(
+        '-d, --data <file>',
+        'dataset file (.jsonl or .parquet) of {id, question, answer, domain, family}',
+      )
+      .option('-k, --samples <k>', 'samples per question for avg@k', (v) => Number.parseInt(v, 10))
+      .option('-n, --limit <n>', 'evaluate at most n questions', (v) => Number.parseInt(v, 10)),
+  ).action(
+    async (opts: CommonOpts & { base: string; data: string; samples?: number; limit?: number }) => {
+      const config = decodeOrThrow({ ...sourcesOf(opts), method: 'covrl' });
+      await initRuntime(backendOf());
+      const examples: Example[] = [];
+      for await (const ex of loadDataset(opts.data)) {
+        examples.push(ex);
+        if (opts.limit !== undefined && examples.length >= opts.limit) break;
+      }
+      const { model, tokenizer } = await loadBase(opts.base, config.seed);
+      const result = await evaluate({
+        policy: model,
+        tokenizer,
+        tags: tagsOf(config),
+        examples,
+        samples: opts.samples ?? config.eval.samples,
+        temperature: config.eval.temperature,
+        maxNewTokens: config.eval.maxNewTokens,
+        seed: config.seed,
+      });
+      model.dispose();
+      // Greedy accuracy per domain, summed from the per-family tallies.
+      const domainOf = new Map(examples.map((ex) => [ex.family, ex.domain] as const));
+      const byDomain: Record<string, { correct: number; total: number }> = {};
+      for (const [family, t] of Object.entries(result.byFamily)) {
+        const d = (byDomain[domainOf.get(family) ?? 'unknown'] ??= { correct: 0, total: 0 });
+        d.correct += t.correct;
+        d.total += t.total;
+      }
+      console.log(
+        JSON.stringify(
+          { data: opts.data, questions: examples.length, ...result, byDomain },
+          null,
+          1,
+        ),
+      );
+    },
+  );
+
+  addConfigOptions(
+    program
+      .command('compare')
+      .description(
+        'pretrain (or reuse) a base, train every method over seeds, evaluate, write report.md/report.html/results.json',
+      )
+      .option('-o, --out <dir>', 'output directory', 'runs/compare')
+      .option('--seeds <list>', 'comma-separated seeds (default: 1 for quick, 1,2,3 for standard)')
+      .option('-b, --base <dir>', 'use this base model instead of finding or pretraining one')
+      .option('--methods <list>', `comma-separated subset of ${COMPARE_METHODS.join(',')}`)
+      .option('--sweep-alpha', "also run CoVRL with alpha 0.1 and 0.9 (the paper's ablation)")
+      .option('--sweep-kl', "also run CoVRL with klCoef 0.1 (the paper's collapse ablation)"),
+  ).action(
+    async (
+      opts: CommonOpts & {
+        out: string;
+        seeds?: string;
+        base?: string;
+        methods?: string;
+        sweepAlpha?: boolean;
+        sweepKl?: boolean;
+      },
+    ) => {
+      const rt = await initRuntime(backendOf());
+      console.error(`backend: ${describeRuntime(rt)}`);
+      const seeds = (opts.seeds ?? (opts.preset === 'quick' ? '1' : '1,2,3'))
+        .split(',')
+        .map((s) => {
+          const n = Number.parseInt(s, 10);
+          if (!Number.isInteger(n))
+            throw new Error(`--seeds ${opts.seeds}: '${s}' is not an integer`);
+          return n;
+        });
+      const methods = opts.methods?.split(',').map((m) => {
+        if (!(COMPARE_METHODS as readonly string[]).includes(m)) {
+          throw new Error(`--methods: unknown method '${m}'; use ${COMPARE_METHODS.join(',')}`);
+        }
+        return m as Method;
+      });
+      const results = await compare({
+        sources: sourcesOf(opts),
+        seeds,
+        out: opts.out,
+        ...(opts.base !== undefined ? { base: opts.base } : {}),
+        ...(methods !== undefined ? { methods } : {}),
+        sweepAlpha: opts.sweepAlpha === true,
+        sweepKl: opts.sweepKl === true,
+        command: commandLine(),
+        backend: describeRuntime(rt),
+        version: pkg.version,
+      });
+      console.log(`report: ${join(opts.out, 'report.html')} (${results.runs.length} runs)`);
+    },
+  );
+
+  program
+    .command('report')
+    .description('rebuild report.md and report.html from <dir>/results.json')
+    .argument('<dir>', 'a compare output directory')
+    .action(async (dir: string) => {
+      const results = await rebuildReport(dir);
+      console.log(`report: ${join(dir, 'report.html')} (${results.runs.length} runs)`);
+    });
+
+  addConfigOptions(
+    program
+      .command('config')
+      .description(
+        'print the resolved configuration (with --explain: the source of each hyperparameter)',
+      )
+      .addOption(new Option('-m, --method <name>', 'method').choices([...METHODS]).default('covrl'))
+      .option('--explain', 'list each method key with its source in the specification'),
+  ).action((opts: CommonOpts & { method: Method; explain?: boolean }) => {
+    const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
+    if (opts.explain === true) {
+      for (const [k, src] of Object.entries(SOURCES)) console.log(`${k.padEnd(30)} ${src}`);
+    } else {
+      console.log(JSON.stringify(config, null, 2));
+    }
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * TF.js set up once for the app: the full `@tensorflow/tfjs` bundle (in Node, tfjs-core alone
+ * registers no gradients and no chained ops), the wasm backend registered, the backend chosen by
+ * {@link selectBackend}, and on wasm the BLAS engine of `@covrl/tfjs-wasm-blas` switched on when a
+ * fast CBLAS is installed (`COVRL_BLAS=0` keeps the plain wasm kernels).
+ */
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import { enableWasmBlas } from '@covrl/tfjs-wasm-blas';
+import { selectBackend } from './backend.js';
+
+export interface RuntimeInfo {
+  /** TF.js backend name in use (`wasm`, `cpu`, `tensorflow`, …). */
+  readonly backend: string;
+  /** Whether BLAS-backed matmul kernels are active, and why not when they are not. */
+  readonly blas: { readonly active: boolean; readonly reason: string };
+}
+
+let current: RuntimeInfo | undefined;
+
+/** Select the backend (flag > `COVRL_BACKEND` > fastest that loads) and enable BLAS on wasm. */
+export async function initRuntime(requested?: string): Promise<RuntimeInfo> {
+  if (current !== undefined && (requested === undefined || requested === current.backend)) {
+    return current;
+  }
+  const selection = await selectBackend(requested);
+  let blas: RuntimeInfo['blas'] = { active: false, reason: `backend ${selection.backend}` };
+  if (tf.getBackend() === 'wasm') {
+    const status = enableWasmBlas();
+    blas = { active: status.active, reason: status.reason };
+  }
+  current = { backend: tf.getBackend(), blas };
+  return current;
+}
+
+/** One-line description for logs and reports. */
+export function describeRuntime(info: RuntimeInfo): string {
+  return `${info.backend}${info.backend === 'wasm' ? (info.blas.active ? ' + BLAS' : ` (BLAS off: ${info.blas.reason})`) : ''}`;
+}

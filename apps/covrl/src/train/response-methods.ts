@@ -1,0 +1,430 @@
+/**
+ * RLPR and the verifier GRPO reference (methods.md §6): the model samples its whole response
+ * (FULL-SAMPLE), is scored on its own tokens, and differs only in the reward. RLPR prices the
+ * reference answer spliced after the model's own `<answer>` (mean token probability, debiased by
+ * a frozen no-reasoning baseline, plus a format term and a repetition penalty) and filters prompts
+ * by reward std; GRPO uses the rule verifier. Everything else (clip 0.2/0.27, token-mean, `'grpo'`
+ * advantages) is identical, so RLPR versus GRPO isolates the reward.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { grpoLoss, rlprLoss } from '@covrl/objectives';
+import { groupAdvantages, stdFilterInit, stdFilterKeep, stdFilterStep } from '@covrl/grpo';
+import type { StdFilterState } from '@covrl/grpo';
+import {
+  answerLikelihoodReward,
+  debiasedReward,
+  isEquivalent,
+  repetitionPenalty,
+} from '@covrl/rewards';
+import {
+  sampleResponses,
+  scoreResponses,
+  scoreRlprBaseline,
+  scoreRlprSplice,
+} from '@covrl/sampler';
+import type { ExampleContexts, ResponseRollout } from '@covrl/sampler';
+import type { Example } from '@covrl/data';
+import type { MethodRunner, StepInput, StepOutput } from './common.js';
+import { applyUpdate, mean, mergeMetrics, miniBatchRows, rewardStats } from './common.js';
+
+const pick = <T>(xs: readonly T[], rows: readonly number[]): T[] => rows.map((r) => xs[r] as T);
+
+/** Token budget of a full response: trace plus the answer block. */
+export function responseBudget(input: Pick<StepInput, 'config'>): number {
+  return input.config.train.maxTraceTokens + input.config.train.maxAnswerTokens + 4;
+}
+
+interface Round {
+  readonly examples: readonly Example[];
+  readonly contexts: readonly ExampleContexts[];
+  readonly rollouts: readonly ResponseRollout[];
+  readonly rewards: number[];
+  readonly terms: Record<string, number[]>;
+}
+
+/** Responses of one batch of questions, with the method's rewards. */
+async function sampleRound(
+  input: StepInput,
+  examples: readonly Example[],
+  contexts: readonly ExampleContexts[],
+  seed: number,
+  reward: (
+    rollouts: readonly ResponseRollout[],
+    contexts: readonly ExampleContexts[],
+    examples: readonly Example[],
+  ) => { rewards: number[]; terms: Record<string, number[]> },
+): Promise<Round> {
+  const rollouts = await sampleResponses(input.model, {
+    contexts,
+    groupSize: input.config.train.groupSize,
+    temperature: input.config.train.temperature,
+    maxNewTokens: responseBudget(input),
+    seed,
+    ...(input.tokenizer.eosId !== undefined ? { eosId: input.tokenizer.eosId } : {}),
+    tokenizer: input.tokenizer,
+    tags: input.tags,
+  });
+  return { examples, contexts, rollouts, ...reward(rollouts, contexts, examples) };
+}
+
+/** The update shared by RLPR and GRPO: old log-probs, then one clipped step per mini-batch. */
+function update(
+  input: StepInput,
+  round: { contexts: readonly ExampleContexts[]; rollouts: readonly ResponseRollout[] },
+  rewards: readonly number[],
+  advantages: readonly number[],
+  which: 'rlpr' | 'grpo',
+): Record<string, number> {
+  const { config, model } = input;
+  const G = config.train.groupSize;
+  const chunks = miniBatchRows(round.rollouts.length, G, config.train.miniBatches);
+  const olds = chunks.map((rows) =>
+    tf.tidy(
+      () =>
+        scoreResponses(model, { rollouts: pick(round.rollouts, rows), contexts: round.contexts })
+          .logProbs,
+    ),
+  );
+  const traceOnly = which === 'rlpr' && config.rlpr.traceOnlyGradient;
+  const parts = chunks.map((rows, k) => {
+    const mb = pick(round.rollouts, rows);
+    const old = olds[k] as tf.Tensor2D;
+    const m = applyUpdate(input, () => {
+      const s = scoreResponses(model, { rollouts: mb, contexts: round.contexts });
+      let mask = s.mask;
+      if (traceOnly) {
+        // Gradient on the reasoning tokens only (spec §7b option): positions before the end of
+        // the model's own `</think>`.
+        const T = s.mask.shape[1];
+        const lens = mb.map((r) =>
+          traceLength(r, round.contexts[r.exampleIndex] as ExampleContexts),
+        );
+        const keep = tf.less(
+          tf.range(0, T, 1, 'int32').expandDims(0),
+          tf.tensor1d(lens, 'int32').expandDims(1),
+        );
+        mask = tf.mul(s.mask, tf.cast(keep, 'float32'));
+      }
+      const batch = {
+        responseLogProbs: s.logProbs,
+        oldResponseLogProbs: old,
+        responseMask: mask,
+        advantages: tf.tensor1d(pick(advantages, rows)),
+        rewards: tf.tensor1d(pick(rewards, rows)),
+      };
+      return which === 'rlpr'
+        ? rlprLoss(batch, {
+            clipLow: config.rlpr.clipLow,
+            clipHigh: config.rlpr.clipHigh,
+            entropyCoef: config.rlpr.entropyCoef,
+          })
+        : grpoLoss(batch, { clipLow: config.grpo.clipLow, clipHigh: config.grpo.clipHigh });
+    });
+    old.dispose();
+    return m;
+  });
+  return mergeMetrics(parts);
+}
+
+/** Index just after the model's own `</think>` in its response ids (the whole row if absent). */
+function traceLength(r: ResponseRollout, ctx: ExampleContexts): number {
+  const close = ctx.thinkClose;
+  const ids = r.responseIds;
+  outer: for (let i = 0; i + close.length <= ids.length; i++) {
+    for (let j = 0; j < close.length; j++) if (ids[i + j] !== close[j]) continue outer;
+    return i + close.length;
+  }
+  return ids.length;
+}
+
+function responseStats(rollouts: readonly ResponseRollout[]): Record<string, number> {
+  return {
+    'length/response_mean': mean(rollouts.map((r) => r.responseIds.length)),
+    'rollout/truncated_fraction': mean(rollouts.map((r) => (r.truncated ? 1 : 0))),
+    'rollout/malformed_fraction': mean(rollouts.map((r) => (r.formatValid ? 0 : 1))),
+  };
+}
+
+function samples(
+  input: StepInput,
+  round: Round,
+  advantages: readonly number[],
+): Record<string, unknown>[] {
+  return round.rollouts.slice(0, input.config.train.logSamples).map((r, i) => ({
+    question: round.examples[r.exampleIndex]?.question,
+    answer: round.examples[r.exampleIndex]?.answer,
+    response: r.text,
+    extracted: r.extractedAnswer,
+    formatValid: r.formatValid,
+    reward: round.rewards[i],
+    advantage: advantages[i],
+    ...Object.fromEntries(Object.entries(round.terms).map(([k, v]) => [k, v[i]])),
+  }));
+}
+
+const advantagesOf = (rewards: readonly number[], G: number, method: string): number[] =>
+  tf.tidy(() =>
+    Array.from(
+      groupAdvantages({
+        rewards: tf.tensor1d(rewards as number[]),
+        groupSize: G,
+        method: method as 'grpo',
+      }).dataSync(),
+    ),
+  );
+
+/** The verifier GRPO reference: R = 1 iff the extracted answer matches the reference. */
+export function grpoRunner(): MethodRunner {
+  return {
+    name: 'grpo',
+    getState: () => null,
+    setState: () => undefined,
+    async step(input: StepInput): Promise<StepOutput> {
+      const G = input.config.train.groupSize;
+      const round = await sampleRound(
+        input,
+        input.examples,
+        input.contexts,
+        input.seed,
+        (rollouts, _c, examples) => ({
+          rewards: rollouts.map((r) =>
+            r.formatValid &&
+            r.extractedAnswer !== undefined &&
+            isEquivalent(r.extractedAnswer, examples[r.exampleIndex]?.answer ?? '')
+              ? 1
+              : 0,
+          ),
+          terms: {},
+        }),
+      );
+      const advantages = advantagesOf(round.rewards, G, input.config.grpo.advantageMethod);
+      const m = update(input, round, round.rewards, advantages, 'grpo');
+      return {
+        metrics: { ...m, ...rewardStats(round.rewards, G), ...responseStats(round.rollouts) },
+        samples: samples(input, round, advantages),
+      };
+    },
+  };
+}
+
+interface RlprState {
+  filter: StdFilterState | null;
+  /** Frozen r′ per example id, computed once with the initial model. */
+  baseline: Record<string, number>;
+}
+
+/** RLPR: debiased mean-probability reward, format term, repetition penalty, std filter. */
+export function rlprRunner(): MethodRunner {
+  let state: RlprState = { filter: null, baseline: {} };
+
+  /** r′ for the given examples, from the cache or (first sight) the current model. */
+  function baselines(
+    input: Pick<StepInput, 'model' | 'config'>,
+    examples: readonly Example[],
+    contexts: readonly ExampleContexts[],
+  ): number[] {
+    const missing = examples
+      .map((e, i) => (state.baseline[e.id] === undefined ? i : -1))
+      .filter((i) => i >= 0);
+    if (missing.length > 0) {
+      const values = tf.tidy(() => {
+        const s = scoreRlprBaseline(input.model, { contexts: pick(contexts, missing) });
+        return Array.from(
+          answerLikelihoodReward({
+            answerLogProbs: s.logProbs,
+            answerMask: s.mask,
+            form: input.config.rlpr.rewardForm as 'mean-prob',
+          }).dataSync(),
+        );
+      });
+      missing.forEach((i, k) => {
+        state.baseline[(examples[i] as Example).id] = values[k] as number;
+      });
+    }
+    return examples.map((e) => state.baseline[e.id] as number);
+  }
+
+  return {
+    name: 'rlpr',
+    getState: () => state,
+    setState: (s) => {
+      state = s as RlprState;
+    },
+    init(input) {
+      // r′ is frozen at the initial model [S: RLPR reference code]: computed here, before step 1,
+      // for the whole training pool, in batches of 64 contexts.
+      if (!input.config.rlpr.debias) return;
+      for (let i = 0; i < input.examples.length; i += 64) {
+        baselines(input, input.examples.slice(i, i + 64), input.contexts.slice(i, i + 64));
+      }
+    },
+    async step(input: StepInput): Promise<StepOutput> {
+      const { config } = input;
+      const r = config.rlpr;
+      const G = config.train.groupSize;
+      const reward = (
+        rollouts: readonly ResponseRollout[],
+        contexts: readonly ExampleContexts[],
+        examples: readonly Example[],
+      ): { rewards: number[]; terms: Record<string, number[]> } => {
+        let splice: readonly string[] = [];
+        const raw = tf.tidy(() => {
+          const s = scoreRlprSplice(input.model, { rollouts, contexts });
+          splice = s.splice;
+          return Array.from(
+            answerLikelihoodReward({
+              answerLogProbs: s.logProbs,
+              answerMask: s.mask,
+              form: r.rewardForm as 'mean-prob',
+            }).dataSync(),
+          );
+        });
+        const base = baselines(input, examples, contexts);
+        const rowBase = rollouts.map((x) => base[x.exampleIndex] as number);
+        // Malformed, truncated or not spliced after the model's own <answer>: r = 0, format 0.
+        const valid = rollouts.map(
+          (x, i) => x.formatValid && !x.truncated && splice[i] === 'own-answer-open',
+        );
+        const rawValid = raw.map((v, i) => (valid[i] ? v : 0));
+        const debiased = r.debias
+          ? tf.tidy(() =>
+              Array.from(
+                debiasedReward({
+                  reward: tf.tensor1d(rawValid),
+                  baseline: tf.tensor1d(rowBase),
+                }).dataSync(),
+              ),
+            )
+          : rawValid;
+        const format = valid.map((v) => (v ? 1 : 0));
+        const repetition = rollouts.map((x) =>
+          repetitionPenalty({
+            text: x.text,
+            windowWords: r.repetitionWindow,
+            minRepeats: r.repetitionMinRepeats,
+          }),
+        );
+        const rewards = debiased.map(
+          (d, i) =>
+            (1 - r.formatWeight) * d +
+            r.formatWeight * (format[i] as number) +
+            (repetition[i] as number),
+        );
+        return {
+          rewards,
+          terms: { raw: rawValid, baseline: rowBase, debiased, format, repetition },
+        };
+      };
+
+      // Std filter with its EMA schedule; further rounds until enough prompts survive.
+      const kept: Round[] = [];
+      let keptGroups = 0;
+      let candidates = 0;
+      let rounds = 0;
+      let emaStd = 0;
+      const Q = input.contexts.length;
+      const allStds: number[] = [];
+      const newFilter = (): StdFilterState =>
+        stdFilterInit({
+          beta: r.stdFilterBeta,
+          decay: r.stdFilterDecay,
+          emaStartStep: r.emaStartStep,
+          filterStartStep: r.filterStartStep,
+        });
+      while (rounds < (r.stdFilter ? r.maxGenerationRounds : 1) && keptGroups < Q) {
+        const batch =
+          rounds === 0
+            ? { examples: input.examples, contexts: input.contexts }
+            : input.extraBatch(rounds);
+        const round = await sampleRound(
+          input,
+          batch.examples,
+          batch.contexts,
+          input.seed + rounds * 7919,
+          reward,
+        );
+        rounds++;
+        const stds: number[] = [];
+        for (let g = 0; g < round.rewards.length; g += G) {
+          const grp = round.rewards.slice(g, g + G);
+          const m = mean(grp);
+          stds.push(Math.sqrt(grp.reduce((a, x) => a + (x - m) * (x - m), 0) / (G - 1)));
+        }
+        candidates += stds.length;
+        allStds.push(...stds);
+        let keep = stds.map(() => true);
+        if (r.stdFilter) {
+          // Decide per round without advancing the filter; it advances once per step below.
+          keep = stdFilterKeep(state.filter ?? newFilter(), {
+            step: input.step,
+            groupStds: stds,
+          }).keep;
+        }
+        const groups = keep
+          .map((k, g) => (k ? g : -1))
+          .filter((g) => g >= 0)
+          .slice(0, Q - keptGroups);
+        if (groups.length === 0) continue;
+        const rows = groups.flatMap((g) => Array.from({ length: G }, (_, j) => g * G + j));
+        kept.push({
+          examples: round.examples,
+          contexts: round.contexts,
+          rollouts: pick(round.rollouts, rows).map((x) => x),
+          rewards: pick(round.rewards, rows),
+          terms: Object.fromEntries(
+            Object.entries(round.terms).map(([k, v]) => [k, pick(v, rows)]),
+          ),
+        });
+        keptGroups += groups.length;
+        if (!r.stdFilter) break;
+      }
+      if (r.stdFilter) {
+        // EMA update over every candidate group generated this step (filter first, then update).
+        const res = stdFilterStep(state.filter ?? newFilter(), {
+          step: input.step,
+          groupStds: allStds,
+        });
+        state.filter = res.state;
+        emaStd = res.emaStd ?? 0;
+      }
+      const parts: Record<string, number>[] = [];
+      const all: {
+        rewards: number[];
+        terms: Record<string, number[]>;
+        rollouts: ResponseRollout[];
+      } = {
+        rewards: [],
+        terms: {},
+        rollouts: [],
+      };
+      let firstAdv: number[] = [];
+      for (const round of kept) {
+        const advantages = advantagesOf(round.rewards, G, r.advantageMethod);
+        if (firstAdv.length === 0) firstAdv = advantages;
+        parts.push(update(input, round, round.rewards, advantages, 'rlpr'));
+        all.rewards.push(...round.rewards);
+        all.rollouts.push(...round.rollouts);
+        for (const [k, v] of Object.entries(round.terms)) (all.terms[k] ??= []).push(...v);
+      }
+      const metrics: Record<string, number> = {
+        ...mergeMetrics(parts),
+        ...rewardStats(all.rewards, G),
+        'reward/raw_prob_mean': mean(all.terms['raw'] ?? []),
+        'reward/baseline_mean': mean(all.terms['baseline'] ?? []),
+        'reward/debiased_zero_fraction': mean(
+          (all.terms['debiased'] ?? []).map((d) => (d <= 0 ? 1 : 0)),
+        ),
+        'reward/format_mean': mean(all.terms['format'] ?? []),
+        'reward/repetition_fraction': mean(
+          (all.terms['repetition'] ?? []).map((p) => (p < 0 ? 1 : 0)),
+        ),
+        'filter/kept_fraction': keptGroups / Math.max(1, candidates),
+        'filter/ema_std': emaStd,
+        'filter/generation_rounds': rounds,
+        ...responseStats(all.rollouts),
+      };
+      const first = kept[0];
+      return { metrics, samples: first === undefined ? [] : samples(input, first, firstAdv) };
+    },
+  };
+}

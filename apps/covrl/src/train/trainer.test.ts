@@ -1,0 +1,207 @@
+/**
+ * End-to-end training tests on a tiny random-initialised model: every method trains for a few
+ * steps with finite metrics and changing parameters, each holds a pinned short trajectory, resume
+ * equals straight training, and a non-finite loss stops the run keeping the last good checkpoint.
+ * Set `COVRL_UPDATE_PINS=1` to rewrite the pinned trajectories after an intended change.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import * as E from 'fp-ts/lib/Either.js';
+import type { Config, Method } from '../config/schema.js';
+import { decodeConfig } from '../config/decode.js';
+import { pretrain } from '../pretrain.js';
+import { readLog } from '../run/log.js';
+import { latestCheckpointStep } from '../checkpoint.js';
+import { train } from './trainer.js';
+import type { MethodRunner } from './common.js';
+
+const TINY: Record<string, string> = {
+  'model.dModel': '32',
+  'model.nLayers': '1',
+  'model.nHeads': '2',
+  'model.dFf': '32',
+  'model.maxContext': '128',
+  'data.trainPerFamily': '16',
+  'data.testPerFamily': '4',
+  'train.steps': '3',
+  'train.questionsPerStep': '2',
+  'train.groupSize': '2',
+  'train.maxTraceTokens': '40',
+  'train.maxAnswerTokens': '8',
+  'train.miniBatches': '1',
+  'train.evalEvery': '100',
+  'train.checkpointEvery': '1',
+  'train.lr': '0.01',
+  'eval.samples': '1',
+  'eval.maxQuestions': '2',
+  'eval.maxNewTokens': '24',
+  'data.difficulty': '1',
+  'pretrain.examplesPerFamily': '300',
+  'pretrain.steps': '200',
+  'pretrain.batchSize': '16',
+  'pretrain.lr': '0.01',
+  'pretrain.warmupSteps': '5',
+  'pretrain.evalEvery': '200',
+};
+
+function tinyConfig(method: Method, extra: Record<string, string> = {}): Config {
+  const r = decodeConfig({ method, preset: 'quick', flags: { ...TINY, ...extra } });
+  if (E.isLeft(r)) throw new Error(r.left.join('\n'));
+  return r.right;
+}
+
+let dir: string;
+let baseDir: string;
+
+beforeAll(async () => {
+  // The app's default backend; about 30 times faster than cpu for these models.
+  // IS_TEST's per-kernel leak check misfires on wasm custom-gradient ops (see tf-setup.ts).
+  tf.env().set('IS_TEST', false);
+  await tf.setBackend('wasm');
+  dir = mkdtempSync(join(tmpdir(), 'covrl-train-'));
+  baseDir = join(dir, 'base');
+  // A few pretraining steps teach the tiny model the template, so rollouts are often well formed
+  // and every method sees a learning signal.
+  await pretrain({ config: tinyConfig('covrl'), out: baseDir, command: 'test', quiet: true });
+}, 120_000);
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await tf.setBackend('cpu');
+  tf.env().set('IS_TEST', true);
+});
+
+const PINS = new URL('./__pins__/trajectories.json', import.meta.url);
+const pinned: Record<string, Record<string, number[]>> = existsSync(PINS)
+  ? (JSON.parse(readFileSync(PINS, 'utf8')) as Record<string, Record<string, number[]>>)
+  : {};
+const updated: Record<string, Record<string, number[]>> = { ...pinned };
+
+const TRACKED = ['reward/mean', 'loss/pg', 'grad/norm'];
+
+describe.each(['covrl', 'verifree', 'rlpr', 'grpo'] as const)('train --method %s', (method) => {
+  it('trains a tiny model: finite metrics, parameters change, pinned trajectory holds', async () => {
+    // The verifier reference needs some correct answers to learn from: the tiny base answers a
+    // few character-count questions right, and almost no sums.
+    const config = tinyConfig(
+      method,
+      method === 'grpo'
+        ? {
+            'data.trainFamilies': 'string-ops',
+            'data.transferFamilies': 'addition',
+            'train.groupSize': '8',
+            'train.questionsPerStep': '4',
+          }
+        : {},
+    );
+    const runDir = join(dir, `run-${method}`);
+    const before = tf.memory().numTensors;
+    const out = await train({
+      config,
+      baseDir,
+      runDir,
+      command: 'test',
+      quiet: true,
+      finalEval: false,
+    });
+    const base = await import('../model-io.js').then((m) => m.loadBase(baseDir, 0));
+    let changed = 0;
+    for (const [name, v] of out.model.variables()) {
+      const b = base.model.variables().get(name);
+      if (b === undefined) throw new Error(`missing ${name}`);
+      changed += tf.tidy(() => tf.max(tf.abs(tf.sub(v, b))).dataSync()[0] as number) > 0 ? 1 : 0;
+    }
+    base.model.dispose();
+    out.model.dispose();
+    expect(changed).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(before);
+
+    const steps = readLog(join(runDir, 'metrics.jsonl')).filter((r) => r.type === 'step');
+    expect(steps).toHaveLength(3);
+    const traj: Record<string, number[]> = {};
+    for (const r of steps) {
+      if (r.type !== 'step') continue;
+      for (const [k, v] of Object.entries(r.metrics)) {
+        if (k.startsWith('loss/') || k.startsWith('reward/')) expect(Number.isFinite(v)).toBe(true);
+      }
+      for (const k of TRACKED) if (r.metrics[k] !== undefined) (traj[k] ??= []).push(r.metrics[k]);
+    }
+    expect(Object.keys(traj).length).toBeGreaterThan(1);
+    if (process.env['COVRL_UPDATE_PINS'] === '1' || pinned[method] === undefined) {
+      updated[method] = traj;
+      writeFileSync(PINS, `${JSON.stringify(updated, null, 1)}\n`);
+    } else {
+      for (const [k, values] of Object.entries(pinned[method] ?? {})) {
+        const got = traj[k] ?? [];
+        expect(got).toHaveLength(values.length);
+        values.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 3));
+      }
+    }
+  });
+});
+
+describe('resume', () => {
+  it('N straight steps equal k steps, resume, N-k steps (weights and logged metrics)', async () => {
+    const config = tinyConfig('covrl', { 'train.steps': '3' });
+    const straight = await train({
+      config,
+      baseDir,
+      runDir: join(dir, 'straight'),
+      command: 't',
+      quiet: true,
+      finalEval: false,
+    });
+    const runDir = join(dir, 'resumed');
+    const first = await train({ config, baseDir, runDir, command: 't', quiet: true, stopAfter: 1 });
+    first.model.dispose();
+    expect(latestCheckpointStep(join(runDir, 'checkpoints'))).toBe(1);
+    const resumed = await train({
+      config,
+      baseDir,
+      runDir,
+      command: 't',
+      quiet: true,
+      resume: true,
+      finalEval: false,
+    });
+    for (const [name, v] of straight.model.variables()) {
+      const w = resumed.model.variables().get(name);
+      if (w === undefined) throw new Error(`missing ${name}`);
+      expect(Array.from(w.dataSync())).toEqual(Array.from(v.dataSync()));
+    }
+    const metricsOf = (p: string) =>
+      readLog(join(p, 'metrics.jsonl'))
+        .filter((r) => r.type === 'step')
+        .map((r) => (r.type === 'step' ? r.metrics['loss/total'] : undefined));
+    expect(metricsOf(runDir)).toEqual(metricsOf(join(dir, 'straight')));
+    straight.model.dispose();
+    resumed.model.dispose();
+  });
+});
+
+describe('non-finite guard', () => {
+  it('stops naming the term and step and keeps the last good checkpoint', async () => {
+    const config = tinyConfig('grpo', { 'train.steps': '3' });
+    const runDir = join(dir, 'nan');
+    let calls = 0;
+    const poisoned = (): MethodRunner => ({
+      name: 'poisoned',
+      getState: () => null,
+      setState: () => undefined,
+      step: () => {
+        calls++;
+        return Promise.resolve({
+          metrics: { 'loss/pg': calls === 2 ? Number.NaN : 0.5, 'reward/mean': 0 },
+          samples: [],
+        });
+      },
+    });
+    await expect(
+      train({ config, baseDir, runDir, command: 't', quiet: true, runner: poisoned() }),
+    ).rejects.toThrow(/'loss\/pg' at step 2/);
+    expect(latestCheckpointStep(join(runDir, 'checkpoints'))).toBe(1);
+  });
+});
