@@ -1,1 +1,12 @@
-export {};
+export { defaultModelConfig, validateModelConfig } from './config.js';
+export type { ModelConfig, ModelFamily } from './config.js';
+export { CausalLM, createCausalLM, validateWeights } from './model.js';
+export type { CausalLMOptions, LogitsRequest } from './model.js';
+export { initWeights, parameterShapes } from './init.js';
+export { createRng } from './rng.js';
+export type { Rng } from './rng.js';
+export type { MatMulGradientMode } from './layers.js';
+export { sampleFromLogProbs } from './generate.js';
+export type { SamplingSettings } from './generate.js';
+export * from './optim/index.js';
+export * from './formats/index.js';

@@ -1,0 +1,154 @@
+/**
+ * Speed of `@covrl/models` on the current TF.js backend: one AdamW training step of the
+ * reference model (GPT-2 family, d 128, 4 layers, 4 heads, context 128, vocab 64, batch 16) and
+ * KV-cache sampling of 127 new tokens at batch 16 and 64. The backend is whatever the caller set
+ * (`tf.setBackend('wasm')` for the default engine).
+ *
+ * FLOPs of a step: `6·P·tokens` (Kaplan et al. 2020, arXiv:2001.08361 §2.1, forward + backward,
+ * P counting every parameter) plus attention scores and mixing, `12·nLayers·B·L²·D` (both
+ * `L×L` products, forward 2× and backward 4×; the causal half is computed too). MFU is the
+ * achieved FLOP/s over the machine's peak (166 GFLOP/s fp32 on the 2-core reference machine,
+ * `design/compute.md`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  clipByGlobalNorm,
+  computeGradients,
+  createAdamW,
+  createCausalLM,
+  defaultModelConfig,
+} from '@covrl/models';
+import type { MatMulGradientMode, ModelConfig } from '@covrl/models';
+
+export interface ModelBenchOptions {
+  /** Timed training steps after one warm-up step (default 3). */
+  readonly steps?: number;
+  /** Rows per training batch (default 16). */
+  readonly batch?: number;
+  /** Sampling batch sizes (default [16, 64]). */
+  readonly samplingBatches?: readonly number[];
+  /** New tokens per sampled row (default 127). */
+  readonly newTokens?: number;
+  /** Overrides of the reference config. */
+  readonly config?: Partial<ModelConfig>;
+  /** Matmul gradient form (default `'auto'`; pass `'flags'` when a BLAS engine serves wasm). */
+  readonly matMulGradient?: MatMulGradientMode;
+  /** Peak FLOP/s of the machine for MFU (default 166e9). */
+  readonly peakFlops?: number;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ModelBenchResult {
+  readonly backend: string;
+  readonly numParameters: number;
+  readonly train: {
+    readonly batch: number;
+    readonly context: number;
+    readonly secondsPerStep: number;
+    readonly tokensPerSecond: number;
+    readonly flopsPerStep: number;
+    readonly gflopsPerSecond: number;
+    readonly mfu: number;
+  };
+  readonly sampling: readonly {
+    readonly batch: number;
+    readonly newTokens: number;
+    readonly seconds: number;
+    readonly tokensPerSecond: number;
+  }[];
+}
+
+/** The reference config of `design/compute.md`. */
+export function referenceModelConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
+  return defaultModelConfig('gpt2', {
+    vocabSize: 64,
+    dModel: 128,
+    nLayers: 4,
+    nHeads: 4,
+    maxContext: 128,
+    ...overrides,
+  });
+}
+
+function randomSequences(seed: number, rows: number, length: number, vocab: number): number[][] {
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+  return Array.from({ length: rows }, () =>
+    Array.from({ length }, () => Math.floor(next() * vocab)),
+  );
+}
+
+/** Run the model benchmark on the current backend. */
+export async function runModelBench(opts: ModelBenchOptions = {}): Promise<ModelBenchResult> {
+  const steps = opts.steps ?? 3;
+  const B = opts.batch ?? 16;
+  const newTokens = opts.newTokens ?? 127;
+  const log = opts.log ?? (() => undefined);
+  const config = referenceModelConfig(opts.config);
+  const L = config.maxContext;
+  const model = createCausalLM(config, {
+    seed: 0,
+    ...(opts.matMulGradient === undefined ? {} : { matMulGradient: opts.matMulGradient }),
+  });
+  const optimizer = createAdamW({ lr: 1e-3, beta2: 0.95 });
+  const sequences = randomSequences(1, B, L, config.vocabSize);
+  const spans = { all: sequences.map(() => ({ start: 1, length: L - 1 })) };
+  const step = (): number => {
+    const { loss, grads } = computeGradients(model, () =>
+      tf.tidy(() => {
+        const { logProbs, mask } = model.scoreTokens({ sequences, spans }).all;
+        return tf.div(tf.neg(tf.sum(logProbs)), tf.sum(mask)) as tf.Scalar;
+      }),
+    );
+    const clipped = clipByGlobalNorm(grads, 1);
+    optimizer.step(clipped.grads, model.variables());
+    tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
+    return loss;
+  };
+  step();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const loss = step();
+    log(`train step ${i + 1}/${steps}: loss ${loss.toFixed(4)}`);
+  }
+  const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+  const tokens = B * L;
+  const flopsPerStep =
+    6 * model.numParameters * tokens + 12 * config.nLayers * B * L * L * config.dModel;
+  const peak = opts.peakFlops ?? 166e9;
+  const train = {
+    batch: B,
+    context: L,
+    secondsPerStep,
+    tokensPerSecond: tokens / secondsPerStep,
+    flopsPerStep,
+    gflopsPerSecond: flopsPerStep / secondsPerStep / 1e9,
+    mfu: flopsPerStep / secondsPerStep / peak,
+  };
+  log(`train: ${secondsPerStep.toFixed(3)} s/step, ${train.tokensPerSecond.toFixed(0)} tokens/s`);
+
+  const sampling: ModelBenchResult['sampling'][number][] = [];
+  for (const batch of opts.samplingBatches ?? [16, 64]) {
+    const prompts = randomSequences(2, batch, 1, config.vocabSize);
+    const request = { prompts, maxNewTokens: newTokens, seeds: prompts.map((_, i) => i) };
+    await model.generate({ ...request, maxNewTokens: 2 });
+    const s0 = performance.now();
+    const rows = await model.generate(request);
+    const seconds = (performance.now() - s0) / 1000;
+    const generated = rows.reduce((a, r) => a + r.ids.length, 0);
+    sampling.push({ batch, newTokens, seconds, tokensPerSecond: generated / seconds });
+    log(`sampling batch ${batch}: ${(generated / seconds).toFixed(0)} tokens/s`);
+  }
+  optimizer.dispose();
+  model.dispose();
+  return {
+    backend: tf.getBackend(),
+    numParameters: model.numParameters,
+    train,
+    sampling,
+  };
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""PyTorch peer of benchmarks/src/model-bench.ts: the same GPT-2-style model and step.
+
+Reference config (design/compute.md): d 128, 4 layers, 4 heads, context 128, vocab 64, batch 16,
+tied head, tanh-GELU MLP of width 4·d, pre-LayerNorm, AdamW (betas 0.9/0.95), global-norm clip 1.0.
+One thread by default (`--threads`). Prints one JSON object as its last line:
+{"train": {"secondsPerStep", "tokensPerSecond"}, "sampling": [{"batch", "tokensPerSecond"}], ...}.
+Needs Debian's python3-torch with libopenblas0-pthread (without OpenBLAS torch is ~20x slower).
+"""
+import argparse
+import json
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, h, f):
+        super().__init__()
+        self.h = h
+        self.norm1 = nn.LayerNorm(d, eps=1e-5)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.o = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, eps=1e-5)
+        self.up = nn.Linear(d, f)
+        self.down = nn.Linear(f, d)
+
+    def attend(self, x, cache=None):
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).split(d, dim=2)
+        shape = (b, t, self.h, d // self.h)
+        q, k, v = (z.view(shape).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            if cache.get('k') is not None:
+                k = torch.cat([cache['k'], k], dim=2)
+                v = torch.cat([cache['v'], v], dim=2)
+            cache['k'], cache['v'] = k, v
+        causal = cache is None or t > 1
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal) if hasattr(
+            F, 'scaled_dot_product_attention') else self.naive(q, k, v, causal)
+        return self.o(y.transpose(1, 2).reshape(b, t, d))
+
+    @staticmethod
+    def naive(q, k, v, causal):
+        s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if causal:
+            t, u = s.shape[-2], s.shape[-1]
+            mask = torch.ones(t, u, dtype=torch.bool).tril(u - t)
+            s = s.masked_fill(~mask, float('-inf'))
+        return s.softmax(-1) @ v
+
+    def forward(self, x, cache=None):
+        x = x + self.attend(x, cache)
+        return x + self.down(F.gelu(self.up(self.norm2(x)), approximate='tanh'))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab=64, d=128, layers=4, heads=4, context=128):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(context, d)
+        self.blocks = nn.ModuleList(Block(d, heads, 4 * d) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(d, eps=1e-5)
+
+    def forward(self, ids, start=0, caches=None):
+        t = ids.shape[1]
+        x = self.embed(ids) + self.pos(torch.arange(start, start + t))
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        return self.final_norm(x) @ self.embed.weight.T
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--new-tokens', type=int, default=127)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = GPT()
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0)
+    ids = torch.randint(0, 64, (args.batch, 128))
+
+    def step():
+        logits = model(ids)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, 64), ids[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    sps = (time.perf_counter() - t0) / args.steps
+    sampling = []
+    with torch.no_grad():
+        for b in (16, 64):
+            caches = [dict() for _ in model.blocks]
+            tok = torch.randint(0, 64, (b, 1))
+            t0 = time.perf_counter()
+            for pos in range(args.new_tokens):
+                logits = model(tok, start=pos, caches=caches)[:, -1]
+                tok = torch.multinomial(logits.softmax(-1), 1)
+            secs = time.perf_counter() - t0
+            sampling.append({'batch': b, 'newTokens': args.new_tokens,
+                             'tokensPerSecond': b * args.new_tokens / secs})
+    print(json.dumps({
+        'torch': torch.__version__, 'threads': args.threads, 'numParameters': params,
+        'train': {'batch': args.batch, 'context': 128, 'secondsPerStep': sps,
+                  'tokensPerSecond': args.batch * 128 / sps},
+        'sampling': sampling,
+    }))
+
+
+if __name__ == '__main__':
+    main()

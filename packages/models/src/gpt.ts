@@ -1,0 +1,258 @@
+/**
+ * The decoder stack shared by both families (the forward pass only; the public object is
+ * `CausalLM` in `model.ts`).
+ *
+ * - gpt2 (Radford et al. 2019): learned positions, pre-LayerNorm blocks, tanh-GELU MLP, biases.
+ * - llama (Touvron et al. 2023, arXiv:2302.13971): RMSNorm, RoPE, SwiGLU MLP, grouped-query
+ *   attention (arXiv:2305.13245), optional q/k/v biases (Qwen2).
+ *
+ * Activations are kept flat as `[B·L, D]` so every projection is one rank-2 matmul.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MASK_BIAS, attentionBias, causalSelfAttention, decodeAttention } from './attention.js';
+import type { LayerKv } from './attention.js';
+import type { ModelConfig } from './config.js';
+import { appendLayerKv } from './kv-cache.js';
+import type { KvCache } from './kv-cache.js';
+import { applyRope, decodeBlocks, inferenceBlocks, ropeTables, trainingBlocks } from './layers.js';
+import type { Blocks, Ops } from './layers.js';
+
+/** Largest table (vocabulary, positions) read by a one-hot matmul instead of a gather. */
+export const ONE_HOT_MAX_ROWS = 512;
+
+/** The parameters, looked up by canonical name. */
+export type ParameterLookup = (name: string) => tf.Tensor;
+
+export class Decoder {
+  private readonly headDim: number;
+  private readonly gpt2: boolean;
+  private readonly training: Blocks;
+
+  constructor(
+    readonly config: ModelConfig,
+    private readonly param: ParameterLookup,
+    readonly ops: Ops,
+  ) {
+    this.headDim = config.dModel / config.nHeads;
+    this.gpt2 = config.family === 'gpt2';
+    this.training = trainingBlocks(ops);
+  }
+
+  private bias(name: string): tf.Tensor | undefined {
+    return this.gpt2 || this.config.qkvBias ? this.param(name) : undefined;
+  }
+
+  private norm(k: Blocks, x: tf.Tensor, prefix: string): tf.Tensor2D {
+    return this.gpt2
+      ? k.layerNorm(
+          x,
+          this.param(`${prefix}.weight`),
+          this.param(`${prefix}.bias`),
+          this.config.normEps,
+        )
+      : k.rmsNorm(x, this.param(`${prefix}.weight`), this.config.normEps);
+  }
+
+  private mlp(k: Blocks, h: tf.Tensor, p: string): tf.Tensor2D {
+    if (this.gpt2) {
+      const u = k.gelu(k.linear(h, this.param(`${p}mlp.up.weight`), this.param(`${p}mlp.up.bias`)));
+      return k.linear(u, this.param(`${p}mlp.down.weight`), this.param(`${p}mlp.down.bias`));
+    }
+    const g = k.mm(h, this.param(`${p}mlp.gate.weight`));
+    const u = k.siluGate(g, k.mm(h, this.param(`${p}mlp.up.weight`)));
+    return k.mm(u, this.param(`${p}mlp.down.weight`));
+  }
+
+  /** q, k, v projections of `h [N, D]`, RoPE applied for llama. */
+  private qkv(
+    k: Blocks,
+    h: tf.Tensor,
+    p: string,
+    rope: { cos: tf.Tensor; sin: tf.Tensor } | undefined,
+  ): { q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D } {
+    const cfg = this.config;
+    let q = k.linear(h, this.param(`${p}attn.q.weight`), this.bias(`${p}attn.q.bias`));
+    let kk = k.linear(h, this.param(`${p}attn.k.weight`), this.bias(`${p}attn.k.bias`));
+    const v = k.linear(h, this.param(`${p}attn.v.weight`), this.bias(`${p}attn.v.bias`));
+    if (rope !== undefined) {
+      q = applyRope(q, cfg.nHeads, rope.cos, rope.sin);
+      kk = applyRope(kk, cfg.nKvHeads, rope.cos, rope.sin);
+    }
+    return { q, k: kk, v };
+  }
+
+  private attnOut(k: Blocks, o: tf.Tensor, p: string): tf.Tensor2D {
+    return k.linear(
+      o,
+      this.param(`${p}attn.o.weight`),
+      this.gpt2 ? this.param(`${p}attn.o.bias`) : undefined,
+    );
+  }
+
+  private rope(positions: ArrayLike<number>): { cos: tf.Tensor; sin: tf.Tensor } | undefined {
+    if (this.gpt2) return undefined;
+    const n = positions.length;
+    const { cos, sin } = ropeTables(positions, this.headDim, this.config.ropeTheta);
+    return {
+      cos: tf.tensor3d(cos, [n, 1, this.headDim]),
+      sin: tf.tensor3d(sin, [n, 1, this.headDim]),
+    };
+  }
+
+  /** Rows `idx` of a table: a one-hot matmul for small tables (the wasm Gather is slow per row). */
+  private lookup(k: Blocks, table: tf.Tensor, idx: tf.Tensor1D): tf.Tensor2D {
+    const rows = table.shape[0] ?? 0;
+    return rows <= ONE_HOT_MAX_ROWS ? k.mm(tf.oneHot(idx, rows), table) : k.gatherRows(table, idx);
+  }
+
+  /**
+   * Token (+ position) embeddings, `[B·L, D]`. `positions` (length `B·L`) is only needed when
+   * rows do not start at position 0 (left-padded prompts, decoding).
+   */
+  private embed(
+    k: Blocks,
+    idsFlat: tf.Tensor1D,
+    batch: number,
+    length: number,
+    positions: ArrayLike<number> | undefined,
+  ): tf.Tensor2D {
+    const x = this.lookup(k, this.param('embed.weight'), idsFlat);
+    if (!this.gpt2) return x;
+    const pos = this.param('pos.weight');
+    if (positions === undefined) {
+      const D = this.config.dModel;
+      const rows = tf.slice(pos, [0, 0], [length, D]);
+      return tf.reshape(tf.add(tf.reshape(x, [batch, length, D]), rows), [batch * length, D]);
+    }
+    return tf.add(x, this.lookup(k, pos, tf.tensor1d(Array.from(positions), 'int32')));
+  }
+
+  /**
+   * Full-sequence forward: `ids [B, L]` int32 → final-normed hidden states `[B·L, D]` (row
+   * `b·L + t`). `positions` (length `B·L`, default `t`) and `keyBias [B, L]` serve left-padded
+   * prefill; with `withCache` the per-layer K/V are returned in cache layout (caller owns them).
+   * `differentiable: false` runs plain kernels (prefill).
+   */
+  forward({
+    ids,
+    positions,
+    keyBias,
+    withCache = false,
+    differentiable = true,
+  }: {
+    ids: tf.Tensor2D;
+    positions?: ArrayLike<number>;
+    keyBias?: tf.Tensor2D;
+    withCache?: boolean;
+    differentiable?: boolean;
+  }): { hidden: tf.Tensor2D; cache: LayerKv[] } {
+    const [B, L] = ids.shape;
+    const cfg = this.config;
+    const k = differentiable ? this.training : inferenceBlocks;
+    let posArr = positions;
+    if (posArr === undefined && !this.gpt2) {
+      const a = new Int32Array(B * L);
+      for (let i = 0; i < B * L; i++) a[i] = i % L;
+      posArr = a;
+    }
+    const rope = posArr === undefined ? undefined : this.rope(posArr);
+    let x = this.embed(k, tf.reshape(ids, [B * L]) as tf.Tensor1D, B, L, positions);
+    const cache: LayerKv[] = [];
+    const maskBias = attentionBias({
+      batch: B,
+      length: L,
+      groups: cfg.nHeads / cfg.nKvHeads,
+      keyBias,
+    });
+    for (let i = 0; i < cfg.nLayers; i++) {
+      const p = `layers.${i}.`;
+      const { q, k: kk, v } = this.qkv(k, this.norm(k, x, `${p}norm1`), p, rope);
+      const attn = causalSelfAttention({
+        q,
+        k: kk,
+        v,
+        batch: B,
+        length: L,
+        nHeads: cfg.nHeads,
+        nKvHeads: cfg.nKvHeads,
+        maskBias,
+        mode: this.ops.mode,
+        withCache,
+      });
+      if (attn.cache !== undefined) cache.push(attn.cache);
+      x = tf.add(x, this.attnOut(k, attn.out, p));
+      x = tf.add(x, this.mlp(k, this.norm(k, x, `${p}norm2`), p));
+    }
+    return { hidden: this.norm(k, x, 'final_norm'), cache };
+  }
+
+  /** Output projection `[D, V]`: `lm_head.weight`, or `embed.weightᵀ` for tied heads. */
+  headWeight(): tf.Tensor2D {
+    return (
+      this.config.tieEmbeddings
+        ? tf.transpose(this.param('embed.weight'))
+        : this.param('lm_head.weight')
+    ) as tf.Tensor2D;
+  }
+
+  /** `hidden [M, D] → logits [M, V]` with a head weight from {@link Decoder.headWeight}. */
+  logits(hidden: tf.Tensor, head: tf.Tensor2D, differentiable = true): tf.Tensor2D {
+    return differentiable ? this.ops.mm(hidden, head) : tf.matMul(hidden as tf.Tensor2D, head);
+  }
+
+  /**
+   * One decoding step for every row (plain kernels, no gradient): `ids [B]` at `positions` (per
+   * row). Appends to `cache` (consumed; the returned cache replaces it) and returns
+   * `logits [B, V]` (caller owns both).
+   */
+  decodeStep({
+    ids,
+    positions,
+    cache,
+    head,
+    weights3d,
+  }: {
+    ids: tf.Tensor1D;
+    positions: readonly number[];
+    cache: KvCache;
+    head: tf.Tensor2D;
+    /** Per-call cache of `[1, K, M]` weight views (see `decodeBlocks`); the caller disposes it. */
+    weights3d: Map<tf.Tensor, tf.Tensor>;
+  }): { logits: tf.Tensor2D; cache: KvCache } {
+    const cfg = this.config;
+    const k = decodeBlocks(weights3d);
+    const B = ids.shape[0];
+    const layers: LayerKv[] = [];
+    const keyBias = tf.tidy(() => tf.concat([cache.keyBias, tf.zeros([B, 1])], 1) as tf.Tensor2D);
+    cache.keyBias.dispose();
+    const logits = tf.tidy(() => {
+      const rope = this.rope(positions);
+      let x = this.embed(k, ids, B, 1, positions);
+      for (let i = 0; i < cfg.nLayers; i++) {
+        const p = `layers.${i}.`;
+        const { q, k: kNew, v } = this.qkv(k, this.norm(k, x, `${p}norm1`), p, rope);
+        const old = cache.layers[i];
+        if (old === undefined) throw new Error(`decodeStep: cache has no layer ${i}`);
+        const layer = appendLayerKv(old, kNew, v);
+        tf.keep(layer.k);
+        tf.keep(layer.v);
+        layers.push(layer);
+        const o = decodeAttention({ q, cache: layer, keyBias, nHeads: cfg.nHeads });
+        x = tf.add(x, this.attnOut(k, o, p));
+        x = tf.add(x, this.mlp(k, this.norm(k, x, `${p}norm2`), p));
+      }
+      return tf.reshape(k.mm(this.norm(k, x, 'final_norm'), head), [
+        B,
+        cfg.vocabSize,
+      ]) as tf.Tensor2D;
+    });
+    return { logits, cache: { layers, keyBias, length: cache.length + 1 } };
+  }
+}
+
+/** Additive key bias `[B, T]` hiding the first `pad[b]` keys of each row. */
+export function leftPadKeyBias(pad: readonly number[], length: number): tf.Tensor2D {
+  const values = new Float32Array(pad.length * length);
+  pad.forEach((n, b) => values.fill(MASK_BIAS, b * length, b * length + n));
+  return tf.tensor2d(values, [pad.length, length]);
+}
