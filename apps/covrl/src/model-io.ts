@@ -16,6 +16,7 @@ import type { CausalLM, ModelConfig } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer } from '@covrl/models';
 import type { Config } from './config/schema.js';
 import { writeFileAtomic } from './util/atomic.js';
+import { preferredMatMulGradient } from './runtime.js';
 
 export interface BaseMeta {
   readonly command: string;
@@ -72,7 +73,11 @@ export async function loadBase(dir: string, seed = 0): Promise<LoadedBase> {
   const weights: Record<string, tf.Tensor> = {};
   for (const [name, t] of Object.entries(files.weights))
     weights[name] = tf.tensor(t.data, [...t.shape]);
-  const model = createCausalLM(files.config, { seed, weights });
+  const model = createCausalLM(files.config, {
+    seed,
+    weights,
+    matMulGradient: preferredMatMulGradient(),
+  });
   tf.dispose(Object.values(weights));
   const metaPath = join(dir, 'covrl-base.json');
   const meta = existsSync(metaPath)

@@ -1,8 +1,9 @@
 /**
  * Pretraining the base model: next-token prediction on the suite's corpus, written in the exact
  * template shapes of the methods (PRIOR, POSTERIOR and NO-TRACE; methods.md §7b), with periodic
- * greedy evaluation. The step with the best mean greedy accuracy over the evaluation splits is
- * kept as the base, since pretraining has a sharp transition and step counts are a poor guide.
+ * greedy evaluation. Pretraining has a sharp transition and step counts are a poor guide, so the
+ * base is chosen by evaluation: the latest evaluated step whose in-domain greedy accuracy lies in
+ * `[pretrain.targetLow, pretrain.targetHigh]` (headroom for RL), else the most accurate step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { buildPretrainCorpus, shuffle } from '@covrl/data';
@@ -14,6 +15,7 @@ import { baseFingerprint, modelConfigOf, saveBase } from './model-io.js';
 import { applyUpdate, mixSeed } from './train/common.js';
 import { evaluateSplits } from './train/trainer.js';
 import { assertFinite, Progress, RunLog } from './run/log.js';
+import { preferredMatMulGradient } from './runtime.js';
 
 export interface PretrainOptions {
   readonly config: Config;
@@ -58,7 +60,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   if (encoded.length === 0) {
     throw new Error(`pretrain: no corpus text fits model.maxContext=${maxLen}; raise it`);
   }
-  const model = createCausalLM(modelConfigOf(config, tokenizer.vocabSize), { seed: config.seed });
+  const model = createCausalLM(modelConfigOf(config, tokenizer.vocabSize), {
+    seed: config.seed,
+    matMulGradient: preferredMatMulGradient(),
+  });
   const optimizer = createAdamW({ lr: p.lr, beta1: 0.9, beta2: 0.95, weightDecay: 0.01 });
   const task = buildTask({ ...config, eval: { ...config.eval } } as Config);
   const evalConfig = {
@@ -70,7 +75,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
   const progress =
     options.quiet === true ? undefined : new Progress({ label: 'pretrain', total: p.steps });
 
-  let best = { step: -1, score: -1, eval: {} as Record<string, number> };
+  let best = { step: -1, score: -1, eval: {} as Record<string, number>, inBand: false };
   let bestWeights: Record<string, tf.Tensor> | undefined;
   const consider = async (step: number): Promise<void> => {
     const splits = await evaluateSplits(evalConfig, model, tokenizer, task, config.seed);
@@ -87,8 +92,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
         .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`)
         .join(', ')}`,
     );
-    if (sum > best.score) {
-      best = { step, score: sum, eval: flat };
+    // Prefer the latest step inside the target band; otherwise keep the most accurate one.
+    const inDomain = flat['eval/in-domain/accuracy'] ?? 0;
+    const inBand = inDomain >= p.targetLow && inDomain <= p.targetHigh;
+    const better = inBand ? true : !best.inBand && sum > best.score;
+    if (better) {
+      best = { step, score: sum, eval: flat, inBand };
       if (bestWeights !== undefined) tf.dispose(Object.values(bestWeights));
       bestWeights = {};
       for (const [name, v] of model.variables()) bestWeights[name] = tf.clone(v);

@@ -38,3 +38,12 @@ export async function initRuntime(requested?: string): Promise<RuntimeInfo> {
 export function describeRuntime(info: RuntimeInfo): string {
   return `${info.backend}${info.backend === 'wasm' ? (info.blas.active ? ' + BLAS' : ` (BLAS off: ${info.blas.reason})`) : ''}`;
 }
+
+/**
+ * The model's matmul-gradient form for the active runtime: with the BLAS engine every transposed
+ * product is fast, so gradients pass transpose flags (`'flags'`); otherwise the model's `'auto'`
+ * rule picks explicit transposes on plain wasm.
+ */
+export function preferredMatMulGradient(): 'flags' | 'auto' {
+  return current?.blas.active === true ? 'flags' : 'auto';
+}

@@ -138,6 +138,15 @@ export function checkConfig(c: Config): string[] {
       errors.push(`'${path}' is '${v}'; use one of ${allowed.join(', ')}`);
     }
   }
+  if (!(
+    c.pretrain.targetLow >= 0 &&
+    c.pretrain.targetLow <= c.pretrain.targetHigh &&
+    c.pretrain.targetHigh <= 1
+  )) {
+    errors.push(
+      `'pretrain.targetLow' (${c.pretrain.targetLow}) and 'pretrain.targetHigh' (${c.pretrain.targetHigh}) must satisfy 0 ≤ low ≤ high ≤ 1`,
+    );
+  }
   const positiveInts: string[] = [
     'model.dModel',
     'model.nLayers',

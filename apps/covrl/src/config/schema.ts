@@ -53,6 +53,12 @@ export const DEFAULTS = {
     priorTraceErrorRate: 0.25,
     posteriorTraceErrorRate: 0.05,
     evalEvery: 200,
+    /**
+     * The base is the latest evaluated step whose in-domain greedy accuracy lies in
+     * [targetLow, targetHigh] (RL needs headroom, spec §7b); the most accurate step if none does.
+     */
+    targetLow: 0.2,
+    targetHigh: 0.6,
   },
   train: {
     steps: 80,
@@ -207,6 +213,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'pretrain.posteriorShare': '[OURS] spec §7b: about a third',
   'pretrain.priorTraceErrorRate': '[OURS] spec §7b: 25 %',
   'pretrain.posteriorTraceErrorRate': '[OURS] spec §7b: 5 %',
+  'pretrain.targetLow': '[OURS] spec §7b: base 20–60 % on the RL training distribution',
+  'pretrain.targetHigh': '[OURS] spec §7b: base 20–60 % on the RL training distribution',
 };
 
 /** Per-method preset overrides (beyond the method blocks' own defaults). */
@@ -227,12 +235,13 @@ export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = 
       trainPerFamily: 200,
       testPerFamily: 50,
     },
-    pretrain: { steps: 300, batchSize: 32, examplesPerFamily: 2000, evalEvery: 100 },
+    pretrain: { steps: 1500, batchSize: 32, lr: 3e-3, examplesPerFamily: 2000, evalEvery: 250 },
     train: {
-      steps: 6,
-      questionsPerStep: 4,
+      steps: 12,
+      questionsPerStep: 8,
       groupSize: 4,
       maxTraceTokens: 64,
+      lr: 1e-4,
       evalEvery: 6,
       checkpointEvery: 6,
     },

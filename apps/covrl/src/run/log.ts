@@ -200,7 +200,12 @@ export class Progress {
         `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${summary} ${perStep.toFixed(1)}s/step eta ${eta}s\x1b[K`,
       );
       if (done >= total) this.stream.write('\n');
-    } else {
+    } else if (
+      done >= total ||
+      done % Math.max(1, Math.floor(total / 20)) === 0 ||
+      Date.now() - this.lastLine >= 15_000
+    ) {
+      // Plain lines for logs: every 5 % of the run or every 15 s, whichever comes first.
       this.line(
         `${label} step ${done}/${total} ${summary} (${perStep.toFixed(1)} s/step, ${this.elapsed()})`,
       );
