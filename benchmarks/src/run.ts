@@ -23,6 +23,7 @@ import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
 import { referenceModelConfig, runModelBench } from './model-bench.js';
 import type { ModelBenchResult } from './model-bench.js';
 import { runBlasBench } from './blas-bench.js';
+import { runSamplerOverheadBench } from './sampler-overhead.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -36,12 +37,15 @@ interface TorchResult {
   readonly sampling: readonly { readonly batch: number; readonly tokensPerSecond: number }[];
 }
 
-function runTorch(steps: number): { result: TorchResult | null; reason: string } {
+function runTorch(
+  steps: number,
+  extra: readonly string[] = [],
+): { result: TorchResult | null; reason: string } {
   const script = fileURLToPath(new URL('../torch/reference.py', import.meta.url));
   try {
     const out = execFileSync(
       '/usr/bin/python3',
-      [script, '--threads', '1', '--steps', String(steps)],
+      [script, '--threads', '1', '--steps', String(steps), '--new-tokens', '64', ...extra],
       {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,6 +61,11 @@ function runTorch(steps: number): { result: TorchResult | null; reason: string }
       reason: `PyTorch reference unavailable (${msg}); apt-get install python3-torch libopenblas0-pthread`,
     };
   }
+}
+
+/** PyTorch on the larger config (needs reference.py's --d-model/--layers/--heads). */
+function runTorchLarger(steps: number): { result: TorchResult | null; reason: string } {
+  return runTorch(steps, ['--d-model', '256', '--layers', '6', '--heads', '8']);
 }
 
 /** Kernel time of one training step of the reference model, top 12 kernels. */
@@ -93,63 +102,80 @@ const ratio = (ours: number | undefined, theirs: number | undefined): number | n
 await tf.setBackend('wasm');
 await tf.ready();
 const steps = quick ? 2 : 5;
-const samplingBatches = [16, 64];
+/** The issue's larger config: same shape of run, 4× the width. */
+const LARGER = { dModel: 256, nLayers: 6, nHeads: 8 } as const;
 
 log('benchmark: PyTorch reference (1 thread)');
 const torch = runTorch(steps);
 if (torch.result === null) log(torch.reason);
 
-log('benchmark: wasm, BLAS engine off');
-disableWasmBlas();
-const plain: ModelBenchResult = await runModelBench({
-  steps,
-  samplingBatches,
-  matMulGradient: 'auto',
-  log,
-});
-log('benchmark: wasm, BLAS engine on');
-const status = enableWasmBlas();
-const blas: ModelBenchResult | null = status.active
-  ? await runModelBench({ steps, samplingBatches, matMulGradient: 'flags', log })
-  : null;
-if (!status.active) log(`BLAS engine inactive: ${status.reason}`);
+/** Training step at batch 16 × 128 and batch-64 KV-cache sampling (1-token prompts, 64 new). */
+async function measure(
+  config: Partial<typeof LARGER> | undefined,
+  engine: boolean,
+): Promise<ModelBenchResult> {
+  const mode = engine ? 'flags' : 'auto';
+  return runModelBench({
+    steps,
+    samplingBatches: [64],
+    newTokens: 64,
+    matMulGradient: mode,
+    ...(config !== undefined ? { config } : {}),
+    log,
+  });
+}
 
-const compareTo = (r: ModelBenchResult | null) =>
-  r === null
-    ? null
-    : {
-        trainTimeRatioToTorch: ratio(r.train.secondsPerStep, torch.result?.train.secondsPerStep),
-        samplingSpeedRatioToTorch: Object.fromEntries(
-          r.sampling.map((s) => [
-            `batch${s.batch}`,
-            ratio(
-              s.tokensPerSecond,
-              torch.result?.sampling.find((t) => t.batch === s.batch)?.tokensPerSecond,
-            ),
-          ]),
-        ),
-      };
+function summarise(r: ModelBenchResult, torchResult: TorchResult | null): Record<string, unknown> {
+  const s64 = r.sampling.find((x) => x.batch === 64);
+  const t64 = torchResult?.sampling.find((x) => x.batch === 64);
+  return {
+    numParameters: r.numParameters,
+    trainStep: r.train,
+    sampleB64: s64 ?? null,
+    torch: torchResult === null ? null : { trainStep: torchResult.train, sampleB64: t64 ?? null },
+    trainTimeRatioToTorch: ratio(r.train.secondsPerStep, torchResult?.train.secondsPerStep),
+    sampleB64SpeedRatioToTorch: ratio(s64?.tokensPerSecond, t64?.tokensPerSecond),
+  };
+}
+
+log('benchmark: reference config, wasm, BLAS engine off');
+disableWasmBlas();
+const plain = await measure(undefined, false);
+log('benchmark: reference config, wasm, BLAS engine on');
+const status = enableWasmBlas();
+if (!status.active) log(`BLAS engine inactive: ${status.reason}`);
+const fast = status.active ? await measure(undefined, true) : plain;
+log('benchmark: larger config (d 256, 6 layers, 8 heads)');
+const torchLarger = quick
+  ? { result: null, reason: 'skipped with --quick' }
+  : runTorchLarger(steps);
+const larger = await measure(LARGER, status.active);
 
 log('benchmark: matmul kernels');
 const kernels = await runBlasBench({ budgetMs: quick ? 100 : 300 });
 log('benchmark: per-kernel profile of one training step');
 const profile = await profileStep();
+log('benchmark: sampler overhead');
+const sampler = await runSamplerOverheadBench({ repeats: quick ? 1 : 3 });
 
 const result = {
   backend: tf.getBackend(),
   blas: wasmBlasStatus(),
-  torch: torch.result,
+  peakGflops: 166,
   torchReason: torch.reason,
-  plainWasm: { ...plain, ...compareTo(plain) },
-  blasWasm: blas === null ? null : { ...blas, ...compareTo(blas) },
+  /** The default path (BLAS engine when active), as the issue's contract names it. */
+  referenceConfig: summarise(fast, torch.result),
+  referenceConfigEngineOff: summarise(plain, torch.result),
+  largerConfig: { config: LARGER, ...summarise(larger, torchLarger.result) },
   kernels,
   profile,
+  samplerOverhead: sampler,
 };
 if (!json) {
-  const fmt = (x: number | null | undefined): string =>
-    x === null || x === undefined ? 'n/a' : x.toFixed(2);
+  const fmt = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : 'n/a');
   console.log(
-    `train step: torch ${fmt(torch.result?.train.secondsPerStep)} s, plain wasm ${fmt(plain.train.secondsPerStep)} s (×${fmt(result.plainWasm.trainTimeRatioToTorch)}), BLAS ${fmt(blas?.train.secondsPerStep)} s (×${fmt(result.blasWasm?.trainTimeRatioToTorch)})`,
+    `reference train step: ×${fmt(result.referenceConfig['trainTimeRatioToTorch'])} PyTorch's time (engine off ×${fmt(result.referenceConfigEngineOff['trainTimeRatioToTorch'])}); ` +
+      `batch-64 sampling: ×${fmt(result.referenceConfig['sampleB64SpeedRatioToTorch'])} PyTorch's speed; sampler overhead ${(100 * sampler.overheadFraction).toFixed(1)} %`,
   );
 }
 console.log(JSON.stringify(result));

@@ -49,15 +49,16 @@ export function modelConfigOf(config: Config, vocabSize: number): ModelConfig {
 }
 
 /**
- * What decides a base model: model shape, tags, families, difficulty and the pretraining keys.
+ * What decides a base model: model shape, tags, the data keys (families, difficulty, sizes: the
+ * corpus excludes every evaluation question) and the pretraining keys.
  * `compare` reuses a base only when this matches.
  */
 export function baseFingerprint(config: Config): string {
   return JSON.stringify({
     model: config.model,
     tags: config.tags,
-    families: [config.data.trainFamilies, config.data.transferFamilies],
-    difficulty: config.data.difficulty,
+    // The corpus excludes every evaluation question, so the data sizes decide it too.
+    data: config.data,
     pretrain: config.pretrain,
   });
 }

@@ -196,7 +196,10 @@ export function registerRunCommands(program: Command): void {
         'pretrain (or reuse) a base, train every method over seeds, evaluate, write report.md/report.html/results.json',
       )
       .option('-o, --out <dir>', 'output directory', 'runs/compare')
-      .option('--seeds <list>', 'comma-separated seeds (default: 1 for quick, 1,2,3 for standard)')
+      .option(
+        '--seeds <list>',
+        'comma-separated seeds (default: 1,2 for quick, 1,2,3 for standard)',
+      )
       .option('-b, --base <dir>', 'use this base model instead of finding or pretraining one')
       .option('--methods <list>', `comma-separated subset of ${COMPARE_METHODS.join(',')}`)
       .option('--sweep-alpha', "also run CoVRL with alpha 0.1 and 0.9 (the paper's ablation)")
@@ -214,7 +217,7 @@ export function registerRunCommands(program: Command): void {
     ) => {
       const rt = await initRuntime(backendOf());
       console.error(`backend: ${describeRuntime(rt)}`);
-      const seeds = (opts.seeds ?? (opts.preset === 'quick' ? '1' : '1,2,3'))
+      const seeds = (opts.seeds ?? (opts.preset === 'quick' ? '1,2' : '1,2,3'))
         .split(',')
         .map((s) => {
           const n = Number.parseInt(s, 10);

@@ -205,3 +205,34 @@ describe('non-finite guard', () => {
     expect(latestCheckpointStep(join(runDir, 'checkpoints'))).toBe(1);
   });
 });
+
+describe('interrupt', () => {
+  it('Ctrl-C finishes the current step, saves a checkpoint and returns', async () => {
+    const config = tinyConfig('grpo', { 'train.steps': '5', 'train.checkpointEvery': '100' });
+    const runDir = join(dir, 'sigint');
+    let calls = 0;
+    const interrupting = (): MethodRunner => ({
+      name: 'interrupting',
+      getState: () => ({ calls }),
+      setState: () => undefined,
+      step: () => {
+        calls++;
+        // Only the trainer's own listener sees this emitted event (no signal is sent).
+        if (calls === 2) process.emit('SIGINT', 'SIGINT');
+        return Promise.resolve({ metrics: { 'loss/pg': 0.1, 'reward/mean': 0 }, samples: [] });
+      },
+    });
+    const out = await train({
+      config,
+      baseDir,
+      runDir,
+      command: 't',
+      quiet: true,
+      runner: interrupting(),
+    });
+    out.model.dispose();
+    expect(out.interrupted).toBe(true);
+    expect(out.steps).toBe(2);
+    expect(latestCheckpointStep(join(runDir, 'checkpoints'))).toBe(2);
+  });
+});

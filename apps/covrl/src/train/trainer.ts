@@ -139,8 +139,15 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     options.quiet === true ? undefined : new Progress({ label: config.method, total });
   let interrupted = false;
   const onSigint = (): void => {
+    if (interrupted) {
+      // A second Ctrl-C does not wait: the last complete checkpoint stays on disk.
+      process.stderr.write('second interrupt: exiting now without saving\n');
+      process.exit(130);
+    }
     interrupted = true;
-    progress?.note('interrupt: finishing the current step, then saving a checkpoint');
+    progress?.note(
+      'interrupt: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)',
+    );
   };
   process.on('SIGINT', onSigint);
 
