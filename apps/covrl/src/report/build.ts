@@ -29,18 +29,26 @@ export function groupByLabel(runs: readonly RunResult[]): Map<string, RunResult[
   return groups;
 }
 
-/** Accuracy over seeds: a t-interval across seeds, or a Wilson interval for a single seed. */
+/**
+ * Accuracy over seeds: a t-interval across seeds, clipped to [0, 1]. With a single seed, or when
+ * every seed scored the same (greedy decoding of one base model is deterministic, so a zero-width
+ * t-interval would claim false certainty), a Wilson interval on one seed's tally instead.
+ */
 export function accuracyInterval(
   runs: readonly RunResult[],
   split: string,
   kind: 'greedy' | 'sampled',
 ): Interval {
   const present = runs.filter((r) => r.splits[split] !== undefined);
-  if (present.length === 1) {
-    const t = (present[0] as RunResult).splits[split]?.[kind] ?? { correct: 0, total: 0 };
+  const values = present.map((r) => accuracy(r.splits[split], kind));
+  const identical = values.every((v) => v === values[0]);
+  if (present.length === 1 || identical) {
+    // Identical seeds answered the same questions identically: one seed's tally is the evidence.
+    const t = present[0]?.splits[split]?.[kind] ?? { correct: 0, total: 0 };
     return wilsonInterval(t.correct, t.total);
   }
-  return meanInterval(present.map((r) => accuracy(r.splits[split], kind)));
+  const i = meanInterval(values);
+  return { ...i, low: Math.max(0, i.low), high: Math.min(1, i.high) };
 }
 
 function fmtInterval(i: Interval): string {
@@ -99,11 +107,20 @@ export function verdict(results: Results): Verdict {
     const baseI = base ? accuracyInterval(base, split, 'greedy') : undefined;
     const delta = baseI && Number.isFinite(baseI.mean) ? best.i.mean - baseI.mean : Number.NaN;
     const second = ranked[1];
+    const worst = ranked[ranked.length - 1];
+    if (second !== undefined && worst !== undefined && worst.i.mean === best.i.mean) {
+      lines.push(
+        `On **${split}**, every method scored the same greedy accuracy (${pct(best.i.mean)} %` +
+          (baseI && Number.isFinite(baseI.mean) ? `; base model ${pct(baseI.mean)} %` : '') +
+          '): no method separated from the others here.',
+      );
+      continue;
+    }
     const separated = second !== undefined && best.i.low > second.i.high;
     lines.push(
       `On **${split}**, ${best.label} has the highest greedy accuracy (${fmtInterval(best.i)} %` +
         (Number.isFinite(delta)
-          ? `, ${delta >= 0 ? '+' : ''}${pct(delta)} points over the base model`
+          ? `, ${delta >= 0 ? '+' : '−'}${pct(Math.abs(delta))} points versus the base model`
           : '') +
         `)` +
         (second === undefined
@@ -167,7 +184,7 @@ Created: ${results.createdAt} · covrl ${results.covrlVersion} · TF.js backend 
 ${v.lines.length > 0 ? v.lines.map((l) => `- ${l}`).join('\n') : '- No evaluated runs.'}
 
 Accuracies are percentages: the mean over seeds with a 95 % t-interval (a Wilson interval when there
-is a single seed). Training used no verifier except for the \`grpo\` reference.
+is a single seed or every seed scored the same). Training used no verifier except for the \`grpo\` reference.
 
 ## Greedy pass@1 (%)
 

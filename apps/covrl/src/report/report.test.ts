@@ -128,7 +128,7 @@ describe('report', () => {
   it('ranks methods and compares to the base model in the verdict', () => {
     const v = verdict(results).lines;
     expect(v[0]).toContain('On **in-domain**, covrl has the highest greedy accuracy (62.0');
-    expect(v[0]).toContain('+31.0 points over the base model');
+    expect(v[0]).toContain('+31.0 points versus the base model');
     expect(
       accuracyInterval(
         results.runs.filter((r) => r.label === 'covrl'),
