@@ -139,7 +139,11 @@ export async function compare(options: CompareOptions): Promise<Results> {
         method: v.method,
         flags: { ...options.sources.flags, ...v.flags, seed: String(seed) },
       });
-      const name = `${v.label.replace(/[^a-zA-Z0-9.]+/g, '-')}-seed${seed}`;
+      // e.g. `covrl-seed1`, `covrl-alpha0.1-seed1`, `covrl-klCoef0.1-seed1`.
+      const suffix = Object.entries(v.flags)
+        .map(([k, val]) => `-${k.split('.').pop() ?? k}${val}`)
+        .join('');
+      const name = `${v.method}${suffix}-seed${seed}`;
       const runDir = join(options.out, 'runs', name);
       log(`train: ${v.label}, seed ${seed} → ${runDir}`);
       const outcome = await train({

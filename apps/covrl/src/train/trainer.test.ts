@@ -236,3 +236,29 @@ describe('interrupt', () => {
     expect(latestCheckpointStep(join(runDir, 'checkpoints'))).toBe(2);
   });
 });
+
+describe('compare', () => {
+  it('evaluates the base and a method and writes results.json, report.md and report.html', async () => {
+    const { compare } = await import('../compare.js');
+    const out = join(dir, 'compare');
+    const results = await compare({
+      sources: { preset: 'quick', flags: { ...TINY, 'train.steps': '2' } },
+      seeds: [1],
+      out,
+      base: baseDir,
+      methods: ['verifree'],
+      command: 'test',
+      backend: 'wasm',
+      version: '0.0.0',
+      log: () => undefined,
+    });
+    expect(results.runs.map((r) => r.label)).toEqual(['base', 'verifree']);
+    expect(results.splits).toEqual(['in-domain', 'transfer', 'hard']);
+    for (const f of ['results.json', 'report.md', 'report.html']) {
+      expect(existsSync(join(out, f))).toBe(true);
+    }
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(results.runs[1]?.curves['step']).toEqual([1, 2]);
+  });
+});
