@@ -22,9 +22,12 @@ import { writeReport } from './report/build.js';
 
 export const COMPARE_METHODS: readonly Method[] = ['grpo', 'verifree', 'rlpr', 'covrl'];
 
-/** The embedded base model for a budget preset, shipped with the app (see README, "Base model"). */
-export function embeddedBaseDir(preset: string): string {
-  return fileURLToPath(new URL(`../assets/base-${preset}`, import.meta.url));
+/** The embedded base models shipped with the app (see README, "The embedded base model"). */
+export const EMBEDDED_BASES = ['base-quick'] as const;
+
+/** Directory of an embedded base model. Both budget presets share `base-quick`. */
+export function embeddedBaseDir(name: string = 'base-quick'): string {
+  return fileURLToPath(new URL(`../assets/${name}`, import.meta.url));
 }
 
 export interface CompareOptions {
@@ -82,7 +85,10 @@ export async function compare(options: CompareOptions): Promise<Results> {
   // 1. The base model: given, embedded, reused from an earlier compare, or pretrained now.
   let baseDir = options.base;
   if (baseDir === undefined) {
-    for (const candidate of [embeddedBaseDir(preset), join(options.out, 'base')]) {
+    for (const candidate of [
+      ...EMBEDDED_BASES.map((b) => embeddedBaseDir(b)),
+      join(options.out, 'base'),
+    ]) {
       if (readMeta(candidate)?.fingerprint === fingerprint) {
         baseDir = candidate;
         log(`base model: reusing ${candidate}`);

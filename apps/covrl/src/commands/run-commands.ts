@@ -119,7 +119,7 @@ export function registerRunCommands(program: Command): void {
       const runDir = opts.out ?? join(config.runDir, runName(config));
       const outcome = await train({
         config,
-        baseDir: opts.base ?? embeddedBaseDir(opts.preset ?? 'standard'),
+        baseDir: opts.base ?? embeddedBaseDir(),
         runDir,
         resume: opts.resume === true,
         command: commandLine(),

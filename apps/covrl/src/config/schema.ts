@@ -225,17 +225,31 @@ export const METHOD_PRESETS: Readonly<Record<Method, Record<string, unknown>>> =
   grpo: { train: { lr: 1e-5, lrSchedule: 'constant' } },
 };
 
-/** Budget presets: how much compute a run or comparison spends. */
+/**
+ * The base model and task both budgets share: a small character GPT pretrained on `addition` and
+ * `string-ops`, so one embedded base (`apps/covrl/assets/base-quick`) serves both. Larger models
+ * and all six families are one `--config` file away (and then `compare` pretrains their base).
+ */
+const SHARED_BASE = {
+  model: { dModel: 64, nLayers: 2, nHeads: 4, dFf: 256, maxContext: 192 },
+  data: {
+    trainFamilies: ['addition'],
+    transferFamilies: ['string-ops'],
+    trainPerFamily: 400,
+    testPerFamily: 100,
+  },
+  pretrain: { steps: 1500, batchSize: 32, lr: 3e-3, examplesPerFamily: 2000, evalEvery: 100 },
+  eval: { samples: 4, maxQuestions: 100, maxNewTokens: 96 },
+};
+
+/**
+ * Budget presets: how much RL compute a run or comparison spends. `quick` (30 steps of 8 × 8
+ * rollouts, two seeds in `compare`) fits in about ten minutes on two cores; `standard` (80 steps of
+ * 16 × 8 rollouts, the papers' G = 8, three seeds) in about an hour.
+ */
 export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = {
   quick: {
-    model: { dModel: 64, nLayers: 2, nHeads: 4, dFf: 256, maxContext: 192 },
-    data: {
-      trainFamilies: ['addition'],
-      transferFamilies: ['string-ops'],
-      trainPerFamily: 400,
-      testPerFamily: 100,
-    },
-    pretrain: { steps: 1500, batchSize: 32, lr: 3e-3, examplesPerFamily: 2000, evalEvery: 100 },
+    ...SHARED_BASE,
     train: {
       steps: 30,
       questionsPerStep: 8,
@@ -245,7 +259,17 @@ export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = 
       evalEvery: 10,
       checkpointEvery: 10,
     },
-    eval: { samples: 4, maxQuestions: 100, maxNewTokens: 96 },
   },
-  standard: {},
+  standard: {
+    ...SHARED_BASE,
+    train: {
+      steps: 80,
+      questionsPerStep: 16,
+      groupSize: 8,
+      maxTraceTokens: 64,
+      lr: 1e-4,
+      evalEvery: 20,
+      checkpointEvery: 20,
+    },
+  },
 };
