@@ -19,7 +19,7 @@ import { describeRuntime, initRuntime } from '../runtime.js';
 import { pretrain } from '../pretrain.js';
 import { train } from '../train/trainer.js';
 import { evaluate } from '../eval/evaluate.js';
-import { loadBase } from '../model-io.js';
+import { baseFingerprint, loadBase } from '../model-io.js';
 import { tagsOf } from '../task.js';
 import { compare, embeddedBaseDir, COMPARE_METHODS } from '../compare.js';
 import { rebuildReport } from '../report/build.js';
@@ -117,6 +117,18 @@ export function registerRunCommands(program: Command): void {
       const rt = await initRuntime(backendOf());
       console.error(`backend: ${describeRuntime(rt)}`);
       const runDir = opts.out ?? join(config.runDir, runName(config));
+      if (opts.base === undefined) {
+        // The embedded base only fits configs with its model, data and pretraining keys.
+        const made = JSON.parse(
+          readFileSync(join(embeddedBaseDir(), 'covrl-base.json'), 'utf8'),
+        ) as { fingerprint?: string };
+        if (made.fingerprint !== baseFingerprint(config)) {
+          throw new Error(
+            `the embedded base model (${embeddedBaseDir()}) was made for other model/data/pretrain settings; ` +
+              'pass --base <dir>, or make one with `covrl pretrain --out <dir>` using the same config',
+          );
+        }
+      }
       const outcome = await train({
         config,
         baseDir: opts.base ?? embeddedBaseDir(),
