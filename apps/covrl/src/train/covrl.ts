@@ -157,11 +157,9 @@ export function covrlRunner(): MethodRunner {
             },
           );
         });
-        if (k === 0 && m['ratio/max'] !== undefined && m['ratio/min'] !== undefined) {
-          m['ratio/initial_max_abs_log'] = Math.max(
-            Math.abs(Math.log(m['ratio/max'])),
-            Math.abs(Math.log(m['ratio/min'])),
-          );
+        // At α = w the first mini-batch is on-policy for p′: its |log ratio| should be ~0.
+        if (k === 0 && m['ratio/max_abs_log'] !== undefined) {
+          m['ratio/initial_max_abs_log'] = m['ratio/max_abs_log'];
         }
         parts.push(m);
         old.priorTrace.dispose();
