@@ -67,6 +67,26 @@ describe('decodeExample', () => {
     expect(leftOf(null)).toMatchObject({ field: '<record>' });
   });
 
+  it('accepts bigint difficulties (Parquet INT64) and shows bigints in messages without throwing', () => {
+    expect(decodeExample({ ...good, difficulty: 3n }, where)).toEqual(
+      E.right({ ...good, difficulty: 3 }),
+    );
+    // 2^53 + 1 has no exact number: rejected, not rounded.
+    expect(leftOf({ ...good, difficulty: 9007199254740993n })).toMatchObject({
+      field: 'difficulty',
+      message: expect.stringContaining('the integer 9007199254740993'),
+    });
+    expect(leftOf({ ...good, domain: 1n })).toEqual({
+      file: 'data/train.jsonl',
+      line: 7,
+      field: 'domain',
+      message: 'expected "math" or "non-math", got 1',
+    });
+    expect(leftOf({ ...good, id: 5n }).message).toBe(
+      'expected a string, got the integer 5 (write numbers as strings, e.g. "5")',
+    );
+  });
+
   it('uses rows for Parquet locations', () => {
     const error = leftOf({ ...good, id: 5 }, { file: 'x.parquet', row: 0 });
     expect(error).toEqual({

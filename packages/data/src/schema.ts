@@ -9,6 +9,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { DataError, RecordLocation } from './errors.js';
 import { dataError } from './errors.js';
+import { safeInteger, showValue } from './values.js';
 
 /** Math-like families (arithmetic, algebra, word problems) versus the non-math transfer families. */
 export type Domain = 'math' | 'non-math';
@@ -37,6 +38,7 @@ const FIELDS = ['id', 'question', 'answer', 'domain', 'family', 'difficulty', 'c
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'bigint') return `the integer ${value.toString()}`;
   return typeof value === 'number' ? `the number ${value}` : `a ${typeof value}`;
 }
 
@@ -53,7 +55,9 @@ function requiredString(
   }
   if (typeof value !== 'string') {
     const hint =
-      typeof value === 'number' ? ` (write numbers as strings, e.g. "${String(value)}")` : '';
+      typeof value === 'number' || typeof value === 'bigint'
+        ? ` (write numbers as strings, e.g. "${String(value)}")`
+        : '';
     return E.left(dataError(where, field, `expected a string, got ${describe(value)}${hint}`));
   }
   if (value.trim() === '') {
@@ -69,7 +73,8 @@ function requiredString(
  *
  * Checks, in field order: the record is an object with no unknown keys; `id`, `question`,
  * `answer`, `family` are non-empty strings; `domain` is `math` or `non-math`; `difficulty`, when
- * present, is a positive integer; `choices`, when present, is an array of at least two non-empty
+ * present, is a positive integer (a `bigint` from a Parquet INT64 column within the safe-integer
+ * range counts); `choices`, when present, is an array of at least two non-empty
  * strings. `null` counts as absent for the two optional fields (Parquet writes nulls there).
  * The first failure is returned as a Left naming `where` (file and line or row) and the field.
  */
@@ -108,7 +113,7 @@ export function decodeExample(raw: unknown, where: RecordLocation): E.Either<Dat
   }
   if (domain !== 'math' && domain !== 'non-math') {
     return E.left(
-      dataError(where, 'domain', `expected "math" or "non-math", got ${JSON.stringify(domain)}`),
+      dataError(where, 'domain', `expected "math" or "non-math", got ${showValue(domain)}`),
     );
   }
   const family = requiredString(record, 'family', where);
@@ -123,8 +128,9 @@ export function decodeExample(raw: unknown, where: RecordLocation): E.Either<Dat
   };
   const difficulty = record['difficulty'];
   if (difficulty !== undefined && difficulty !== null) {
-    const value = typeof difficulty === 'bigint' ? Number(difficulty) : difficulty;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    // Parquet INT64 columns arrive as bigint; outside the safe range there is no exact number.
+    const value = safeInteger(difficulty);
+    if (value === undefined || value < 1) {
       return E.left(
         dataError(
           where,

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, readJsonl } from '@covrl/data';
+import { collect, readJsonl, readParquet } from '@covrl/data';
+import { writeSourceParquet } from '@covrl/data/testing';
 import { CliError, registerDataCommands } from './data.js';
 
 let dir: string;
@@ -120,6 +121,69 @@ describe('covrl data import', () => {
       { question: 'A?', answer: '1234', domain: 'non-math', family: 'gsm8k' },
     ]);
     expect(out.at(-1)).toBe(`${input}: 2 records, 1 valid, 1 invalid; wrote 1 to ${output}`);
+  });
+
+  it('imports a multiple-choice Parquet file with an INT64 answer column, locating bad rows', async () => {
+    const input = join(dir, 'mmlu.parquet');
+    const output = join(dir, 'mmlu.covrl.jsonl');
+    const rejects = join(dir, 'mmlu.rejects.jsonl');
+    await writeSourceParquet(
+      input,
+      [
+        { question: '2+2?', subject: 'math', choices: ['3', '4', '5'], answer: 1n },
+        { question: 'Sky?', subject: 'misc', choices: ['blue', 'green'], answer: 5n },
+        { question: 'Grass?', subject: 'misc', choices: ['blue', 'green'], answer: 1n },
+      ],
+      { question: 'STRING', subject: 'STRING', choices: 'STRING_LIST', answer: 'INT64' },
+    );
+    // Without --skip: a located error (file, row, field), not "Do not know how to serialize a BigInt".
+    const error = await run('import', '--format', 'mc', input, '--out', output).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CliError);
+    const located = `${input}:row 1: answer: 5 names no option; use a letter A..B, an index 0..1 or an option's text`;
+    expect((error as Error).message).toContain(`first: ${located}`);
+    expect(err).toEqual([located]);
+    expect(process.exitCode).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['mmlu.parquet']);
+    process.exitCode = undefined;
+
+    await run('import', '--format', 'mc', input, '--out', output, '--skip', '--rejects', rejects);
+    expect(process.exitCode).toBeUndefined();
+    expect(await collect(readJsonl(output))).toMatchObject([
+      { question: '2+2?\nA. 3\nB. 4\nC. 5', answer: 'B', domain: 'non-math', family: 'mc' },
+      { question: 'Grass?\nA. blue\nB. green', answer: 'B' },
+    ]);
+    const lines = readFileSync(rejects, 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      {
+        file: input,
+        row: 1,
+        field: 'answer',
+        message: "5 names no option; use a letter A..B, an index 0..1 or an option's text",
+        raw: '{"question":"Sky?","subject":"misc","choices":["blue","green"],"answer":"5"}',
+      },
+    ]);
+    expect(out.at(-1)).toBe(`${input}: 3 records, 2 valid, 1 invalid; wrote 2 to ${output}`);
+  });
+
+  it('imports a MATH Parquet file with an INT64 level column to Parquet, keeping the difficulty', async () => {
+    const input = join(dir, 'math.parquet');
+    const output = join(dir, 'math.covrl.parquet');
+    await writeSourceParquet(
+      input,
+      [
+        { problem: 'Add 1 and 1.', solution: 'So $\\boxed{2}$.', level: 2n, type: 'Algebra' },
+        { problem: 'Halve 1.', solution: '$\\boxed{\\frac{1}{2}}$', level: 4n, type: 'Algebra' },
+      ],
+      { problem: 'STRING', solution: 'STRING', level: 'INT64', type: 'STRING' },
+    );
+    await run('import', '--format', 'math', input, '--out', output);
+    expect(await collect(readParquet(output))).toMatchObject([
+      { question: 'Add 1 and 1.', answer: '2', difficulty: 2, domain: 'math', family: 'math' },
+      { question: 'Halve 1.', answer: '\\frac{1}{2}', difficulty: 4 },
+    ]);
+    expect(out.at(-1)).toBe(`${input}: 2 records, 2 valid, 0 invalid; wrote 2 to ${output}`);
   });
 
   it('rejects an unknown format', async () => {

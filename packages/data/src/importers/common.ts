@@ -52,7 +52,8 @@ export function stringField(
 }
 
 /**
- * The record id: the source's `id` (string or number) when present, else
+ * The record id: the source's `id` when present (a string as is; a number, or a `bigint` from a
+ * Parquet INT64 column written with all its digits, as `<format>-<id>`), else
  * `<format>-<hash64Hex(question)>` so the id (and thus the split) is stable under re-ordering.
  */
 export function recordId(
@@ -63,5 +64,11 @@ export function recordId(
   const id = record['id'];
   if (typeof id === 'string' && id.trim() !== '') return id;
   if (typeof id === 'number' && Number.isFinite(id)) return `${format}-${id}`;
+  if (typeof id === 'bigint') return `${format}-${id.toString()}`;
   return `${format}-${hash64Hex(question)}`;
+}
+
+/** True unless `value` is `undefined` or `null` (Parquet writes nulls for absent values). */
+export function isPresent(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }

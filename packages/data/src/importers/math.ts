@@ -7,7 +7,8 @@ import type { DataError, RecordLocation } from '../errors.js';
 import { dataError } from '../errors.js';
 import type { Example } from '../schema.js';
 import type { ImportOptions } from './common.js';
-import { asObject, recordId, stringField } from './common.js';
+import { asObject, isPresent, recordId, stringField } from './common.js';
+import { safeInteger, showValue } from '../values.js';
 
 /**
  * The content of the last `\boxed{...}` or `\fbox{...}` in `solution`, with nested braces matched
@@ -48,10 +49,39 @@ export function lastBoxed(solution: string): string | undefined {
   return undefined;
 }
 
+/** MATH's marker for an unrated problem (a few training problems carry `"Level ?"`). */
+const UNRATED_LEVEL = /^level\s*\?$/i;
+
+/**
+ * The difficulty a MATH `level` names: `Right(undefined)` when absent (`undefined`/`null`) or
+ * explicitly unrated (`"Level ?"`); `Right(n)` for a positive integer `n` given as a number, a
+ * bigint (Parquet INT64) within the safe-integer range, `"n"` or `"Level n"`; else a located error.
+ */
+function readLevel(value: unknown, where: RecordLocation): E.Either<DataError, number | undefined> {
+  if (!isPresent(value)) return E.right(undefined);
+  if (typeof value === 'string' && UNRATED_LEVEL.test(value.trim())) return E.right(undefined);
+  const digits =
+    typeof value === 'string' ? /^(?:level\s*)?(\d+)$/i.exec(value.trim())?.[1] : undefined;
+  const level = digits !== undefined ? Number(digits) : safeInteger(value);
+  if (level !== undefined && Number.isSafeInteger(level) && level >= 1) return E.right(level);
+  return E.left(
+    dataError(
+      where,
+      'level',
+      `expected a positive integer or "Level <n>" (or "Level ?" for unrated), got ${showValue(value)}; fix or drop the field`,
+    ),
+  );
+}
+
 /**
  * Map a MATH record to an {@link Example}: `problem` → question, last `\boxed{}` of `solution`
- * (or, without a solution, the `answer` field as given, as in MATH-500) → answer, `level`
- * (`"Level 3"` or a number) → difficulty, domain `math` unless `options.domain`, family `math`.
+ * (or, without a solution, the `answer` field as given, as in MATH-500) → answer, `level` →
+ * difficulty, domain `math` unless `options.domain`, family `math`.
+ *
+ * `level` may be `"Level 3"`, `"3"`, a number, or a bigint from a Parquet INT64 column (within the
+ * safe-integer range); `null`, absent or `"Level ?"` (unrated) leave `difficulty` unset; any other
+ * value is a located error on `level`, never dropped silently. `null` counts as absent for
+ * `solution` too (Parquet writes nulls for missing values).
  */
 export function importMath(
   raw: unknown,
@@ -63,7 +93,7 @@ export function importMath(
   const question = stringField(record.right, 'problem', where, 'MATH');
   if (E.isLeft(question)) return question;
   let answer: string | undefined;
-  if (record.right['solution'] !== undefined) {
+  if (isPresent(record.right['solution'])) {
     const solution = stringField(record.right, 'solution', where, 'MATH');
     if (E.isLeft(solution)) return solution;
     answer = lastBoxed(solution.right);
@@ -85,21 +115,14 @@ export function importMath(
     }
     answer = given.right.trim();
   }
-  let example: Example = {
+  const level = readLevel(record.right['level'], where);
+  if (E.isLeft(level)) return level;
+  const example: Example = {
     id: recordId(record.right, 'math', question.right),
     question: question.right.trim(),
     answer,
     domain: options.domain ?? 'math',
     family: options.family ?? 'math',
   };
-  const level = record.right['level'];
-  const levelNumber =
-    typeof level === 'number'
-      ? level
-      : typeof level === 'string'
-        ? Number(/\d+/.exec(level)?.[0])
-        : NaN;
-  if (Number.isInteger(levelNumber) && levelNumber >= 1)
-    example = { ...example, difficulty: levelNumber };
-  return E.right(example);
+  return E.right(level.right === undefined ? example : { ...example, difficulty: level.right });
 }

@@ -1,5 +1,6 @@
 /**
- * Fixtures for other packages' tests: the default tags of methods.md §1 and a few tiny examples.
+ * Fixtures for other packages' tests: the default tags of methods.md §1, a few tiny examples, and
+ * a writer of source-shaped Parquet files (importer inputs).
  */
 import type { CorpusTags } from '../corpus.js';
 import type { Example } from '../schema.js';
@@ -34,3 +35,6 @@ export const TINY_EXAMPLES: readonly Example[] = Object.freeze([
     difficulty: 1,
   },
 ]);
+
+export type { SourceColumnType, StringListColumn } from './parquet.js';
+export { writeSourceParquet } from './parquet.js';
