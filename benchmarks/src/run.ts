@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- [--json] [--quick]`: the reference training step and KV-cache sampling with
- * the BLAS engine off and on, each as a ratio to PyTorch (one thread) measured in the same run,
+ * the engine of @covrl/tfjs-wasm-blas off, fused kernels only, and BLAS + fused (the default), each
+ * as a ratio to PyTorch (one thread) measured in the same run,
  * MFU, matmul throughput with and without the engine, and a per-kernel profile of one training
  * step. The last line printed is one JSON object with every number.
  *
@@ -15,9 +16,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   disableWasmBlas,
+  disableWasmFusedKernels,
   enableWasmBlas,
+  enableWasmFusedKernels,
   profileKernels,
   wasmBlasStatus,
+  wasmFusedKernelsStatus,
 } from '@covrl/tfjs-wasm-blas';
 import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
 import { referenceModelConfig, runModelBench } from './model-bench.js';
@@ -138,13 +142,18 @@ function summarise(r: ModelBenchResult, torchResult: TorchResult | null): Record
   };
 }
 
-log('benchmark: reference config, wasm, BLAS engine off');
+log('benchmark: reference config, stock wasm kernels (BLAS engine and fused kernels off)');
 disableWasmBlas();
+disableWasmFusedKernels();
 const plain = await measure(undefined, false);
-log('benchmark: reference config, wasm, BLAS engine on');
+log('benchmark: reference config, fused kernels on, BLAS off (a machine without OpenBLAS)');
+const fusedStatus = enableWasmFusedKernels();
+if (!fusedStatus.active) log(`fused kernels inactive: ${fusedStatus.reason}`);
+const fusedOnly = fusedStatus.active ? await measure(undefined, false) : plain;
+log('benchmark: reference config, BLAS engine and fused kernels on (the default)');
 const status = enableWasmBlas();
 if (!status.active) log(`BLAS engine inactive: ${status.reason}`);
-const fast = status.active ? await measure(undefined, true) : plain;
+const fast = status.active ? await measure(undefined, true) : fusedOnly;
 log('benchmark: larger config (d 256, 6 layers, 8 heads)');
 const torchLarger = quick
   ? { result: null, reason: 'skipped with --quick' }
@@ -161,11 +170,14 @@ const sampler = await runSamplerOverheadBench({ repeats: quick ? 1 : 3 });
 const result = {
   backend: tf.getBackend(),
   blas: wasmBlasStatus(),
+  fusedKernels: wasmFusedKernelsStatus(),
   peakGflops: 166,
   torchReason: torch.reason,
   /** The default path (BLAS engine when active), as the issue's contract names it. */
   referenceConfig: summarise(fast, torch.result),
   referenceConfigEngineOff: summarise(plain, torch.result),
+  /** Fused kernels without BLAS: what a machine without a CBLAS gets. */
+  referenceConfigFusedOnly: summarise(fusedOnly, torch.result),
   largerConfig: { config: LARGER, ...summarise(larger, torchLarger.result) },
   kernels,
   profile,
@@ -174,7 +186,7 @@ const result = {
 if (!json) {
   const fmt = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : 'n/a');
   console.log(
-    `reference train step: ×${fmt(result.referenceConfig['trainTimeRatioToTorch'])} PyTorch's time (engine off ×${fmt(result.referenceConfigEngineOff['trainTimeRatioToTorch'])}); ` +
+    `reference train step: ×${fmt(result.referenceConfig['trainTimeRatioToTorch'])} PyTorch's time (engine off ×${fmt(result.referenceConfigEngineOff['trainTimeRatioToTorch'])}, fused kernels without BLAS ×${fmt(result.referenceConfigFusedOnly['trainTimeRatioToTorch'])}); ` +
       `batch-64 sampling: ×${fmt(result.referenceConfig['sampleB64SpeedRatioToTorch'])} PyTorch's speed; sampler overhead ${(100 * sampler.overheadFraction).toFixed(1)} %`,
   );
 }

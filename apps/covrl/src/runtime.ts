@@ -1,13 +1,14 @@
 /**
  * TF.js set up once for the app: the full `@tensorflow/tfjs` bundle (in Node, tfjs-core alone
  * registers no gradients and no chained ops), the wasm backend registered, the backend chosen by
- * {@link selectBackend}, and on wasm the BLAS engine of `@covrl/tfjs-wasm-blas` switched on when a
+ * {@link selectBackend}, and on wasm the engine of `@covrl/tfjs-wasm-blas`: its fused AdamW, norm
+ * and activation kernels always (`COVRL_FUSED=0` keeps the stock ones), its BLAS matmuls when a
  * fast CBLAS is installed (`COVRL_BLAS=0` keeps the plain wasm kernels).
  */
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { enableWasmBlas } from '@covrl/tfjs-wasm-blas';
+import { enableWasmBlas, enableWasmFusedKernels } from '@covrl/tfjs-wasm-blas';
 import { selectBackend } from './backend.js';
 
 export interface RuntimeInfo {
@@ -15,6 +16,8 @@ export interface RuntimeInfo {
   readonly backend: string;
   /** Whether BLAS-backed matmul kernels are active, and why not when they are not. */
   readonly blas: { readonly active: boolean; readonly reason: string };
+  /** Whether the fused wasm kernels (AdamW, norms, activations) are registered, and why not. */
+  readonly fused: { readonly active: boolean; readonly reason: string };
 }
 
 let current: RuntimeInfo | undefined;
@@ -26,17 +29,25 @@ export async function initRuntime(requested?: string): Promise<RuntimeInfo> {
   }
   const selection = await selectBackend(requested);
   let blas: RuntimeInfo['blas'] = { active: false, reason: `backend ${selection.backend}` };
+  let fused: RuntimeInfo['fused'] = { active: false, reason: `backend ${selection.backend}` };
   if (tf.getBackend() === 'wasm') {
     const status = enableWasmBlas();
     blas = { active: status.active, reason: status.reason };
+    const fusedStatus = enableWasmFusedKernels();
+    fused = { active: fusedStatus.active, reason: fusedStatus.reason };
   }
-  current = { backend: tf.getBackend(), blas };
+  current = { backend: tf.getBackend(), blas, fused };
   return current;
 }
 
 /** One-line description for logs and reports. */
 export function describeRuntime(info: RuntimeInfo): string {
-  return `${info.backend}${info.backend === 'wasm' ? (info.blas.active ? ' + BLAS' : ` (BLAS off: ${info.blas.reason})`) : ''}`;
+  if (info.backend !== 'wasm') return info.backend;
+  const blas = info.blas.active ? ' + BLAS' : ` (BLAS off: ${info.blas.reason})`;
+  const fused = info.fused.active
+    ? ' + fused kernels'
+    : ` (fused kernels off: ${info.fused.reason})`;
+  return `${info.backend}${blas}${fused}`;
 }
 
 /**

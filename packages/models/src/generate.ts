@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FinishReason, GenerateRequest, GeneratedRow } from '@covrl/sampler';
 import type { Decoder } from './gpt.js';
 import { leftPadKeyBias } from './gpt.js';
-import { disposeKvCache, selectCacheRows } from './kv-cache.js';
+import { canWriteInPlace, disposeKvCache, selectCacheRows, withCapacity } from './kv-cache.js';
 import type { KvCache } from './kv-cache.js';
 import { tidyObject } from './layers.js';
 import { createRng } from './rng.js';
@@ -211,6 +211,10 @@ export async function generateWith(
       return { logits: decoder.logits(last, head, false), layers };
     });
     cache = { layers: prefill.layers, keyBias, length: L };
+    // With an in-place append kernel, give the cache room for every position it will get
+    // (maxNewTokens − 1 appends: the last sampled id is never fed back) and write each step's
+    // K/V into it, instead of a concat that copies the whole cache every step.
+    if (maxNewTokens > 1 && canWriteInPlace()) cache = withCapacity(cache, L + maxNewTokens - 1);
     logits = prefill.logits;
 
     for (;;) {

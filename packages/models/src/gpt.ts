@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MASK_BIAS, attentionBias, causalSelfAttention, decodeAttention } from './attention.js';
 import type { LayerKv } from './attention.js';
 import type { ModelConfig } from './config.js';
-import { appendLayerKv } from './kv-cache.js';
+import { appendLayerKv, writePosition } from './kv-cache.js';
 import type { KvCache } from './kv-cache.js';
 import { applyRope, decodeBlocks, inferenceBlocks, ropeTables, trainingBlocks } from './layers.js';
 import type { Blocks, Ops } from './layers.js';
@@ -223,8 +223,22 @@ export class Decoder {
     const k = decodeBlocks(weights3d);
     const B = ids.shape[0];
     const layers: LayerKv[] = [];
-    const keyBias = tf.tidy(() => tf.concat([cache.keyBias, tf.zeros([B, 1])], 1) as tf.Tensor2D);
-    cache.keyBias.dispose();
+    const inPlace = cache.inPlace === true;
+    let keyBias: tf.Tensor2D;
+    if (inPlace) {
+      // Unmask slot `length` for every row, in place: [B, T] seen as [B, 1, T, 1].
+      tf.tidy(() =>
+        writePosition(
+          tf.reshape(cache.keyBias, [B, 1, cache.keyBias.shape[1], 1]) as tf.Tensor4D,
+          tf.zeros([B]),
+          cache.length,
+        ),
+      );
+      keyBias = cache.keyBias;
+    } else {
+      keyBias = tf.tidy(() => tf.concat([cache.keyBias, tf.zeros([B, 1])], 1) as tf.Tensor2D);
+      cache.keyBias.dispose();
+    }
     const logits = tf.tidy(() => {
       const rope = this.rope(positions);
       let x = this.embed(k, ids, B, 1, positions);
@@ -233,9 +247,16 @@ export class Decoder {
         const { q, k: kNew, v } = this.qkv(k, this.norm(k, x, `${p}norm1`), p, rope);
         const old = cache.layers[i];
         if (old === undefined) throw new Error(`decodeStep: cache has no layer ${i}`);
-        const layer = appendLayerKv(old, kNew, v);
-        tf.keep(layer.k);
-        tf.keep(layer.v);
+        let layer: LayerKv;
+        if (inPlace) {
+          writePosition(old.k, kNew, cache.length);
+          writePosition(old.v, v, cache.length);
+          layer = old;
+        } else {
+          layer = appendLayerKv(old, kNew, v);
+          tf.keep(layer.k);
+          tf.keep(layer.v);
+        }
         layers.push(layer);
         const o = decodeAttention({ q, cache: layer, keyBias, nHeads: cfg.nHeads });
         x = tf.add(x, this.attnOut(k, o, p));
@@ -246,7 +267,10 @@ export class Decoder {
         cfg.vocabSize,
       ]) as tf.Tensor2D;
     });
-    return { logits, cache: { layers, keyBias, length: cache.length + 1 } };
+    return {
+      logits,
+      cache: { layers, keyBias, length: cache.length + 1, ...(inPlace ? { inPlace } : {}) },
+    };
   }
 }
 

@@ -4,7 +4,9 @@
  * cache they are given and return a new one (the old tensors are disposed).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MASK_BIAS } from './attention.js';
 import type { LayerKv } from './attention.js';
+import { hasFusedKernel, runFused } from './fused.js';
 
 export interface KvCache {
   readonly layers: readonly LayerKv[];
@@ -12,6 +14,13 @@ export interface KvCache {
   readonly keyBias: tf.Tensor2D;
   /** T: number of cached positions (prompt padding included). */
   readonly length: number;
+  /**
+   * When true the tensors have a fixed capacity (their T axis is longer than `length`; unused
+   * slots are zeros hidden by {@link MASK_BIAS} in `keyBias`) and each step writes its position
+   * IN PLACE with the backend's `CovrlKvWrite` kernel ({@link writePosition}) instead of a copying
+   * concat. Only a decoding loop that owns the cache may do this.
+   */
+  readonly inPlace?: boolean;
 }
 
 /** Dispose every tensor of a cache. */
@@ -34,6 +43,58 @@ export function appendLayerKv(layer: LayerKv, k: tf.Tensor, v: tf.Tensor): Layer
   return next;
 }
 
+/** Whether the current backend can append to a cache in place (`CovrlKvWrite`). */
+export function canWriteInPlace(): boolean {
+  return hasFusedKernel('CovrlKvWrite');
+}
+
+/**
+ * A prefill cache of `length` positions padded to `capacity` positions for in-place appends:
+ * keys and values with zeros, `keyBias` with {@link MASK_BIAS} (so the empty slots get zero
+ * attention weight). Disposes the given cache.
+ */
+export function withCapacity(cache: KvCache, capacity: number): KvCache {
+  const extra = capacity - cache.length;
+  if (!(Number.isInteger(capacity) && extra >= 0)) {
+    throw new Error(`withCapacity: capacity ${capacity} is below the cache length ${cache.length}`);
+  }
+  const next = tf.tidy(() => ({
+    layers: cache.layers.map((l) => ({
+      k: tf.pad(l.k, [
+        [0, 0],
+        [0, 0],
+        [0, extra],
+        [0, 0],
+      ]) as tf.Tensor4D,
+      v: tf.pad(l.v, [
+        [0, 0],
+        [0, 0],
+        [0, extra],
+        [0, 0],
+      ]) as tf.Tensor4D,
+    })),
+    keyBias: tf.pad(
+      cache.keyBias,
+      [
+        [0, 0],
+        [0, extra],
+      ],
+      MASK_BIAS,
+    ) as tf.Tensor2D,
+  }));
+  disposeKvCache(cache);
+  return { ...next, length: cache.length, inPlace: true };
+}
+
+/**
+ * Write `update` (`B·H·hd` values: `[B, H·hd]` rows, head-major) at slot `position` of
+ * `target [B, H, T, hd]`, in place (the `CovrlKvWrite` kernel); `target` keeps its identity and
+ * now holds the new values.
+ */
+export function writePosition(target: tf.Tensor4D, update: tf.Tensor, position: number): void {
+  runFused('CovrlKvWrite', { cache: target, update }, { position }).dispose();
+}
+
 /**
  * Keep only the given batch rows (for dropping finished rows mid-generation). One `gather` per
  * cached tensor; disposes the old cache.
@@ -49,7 +110,11 @@ export function selectCacheRows(cache: KvCache, rows: readonly number[]): KvCach
       keyBias: tf.gather(cache.keyBias, idx) as tf.Tensor2D,
     };
   });
-  const out: KvCache = { ...next, length: cache.length };
+  const out: KvCache = {
+    ...next,
+    length: cache.length,
+    ...(cache.inPlace === true ? { inPlace: true } : {}),
+  };
   disposeKvCache(cache);
   return out;
 }

@@ -5,6 +5,7 @@
  * kernel (missing on wasm), and GELU uses `sigmoid` instead of the 8× slower `tanh`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernel, runFused, runFusedMany } from './fused.js';
 
 /**
  * How the backward pass of a product is written.
@@ -157,7 +158,9 @@ export function columnSum(x: tf.Tensor): tf.Tensor1D {
  * variance (Ba et al. 2016, arXiv:1607.06450; PyTorch `nn.LayerNorm`). `x [N, D]`, `w`, `b` `[D]`.
  * One custom op: backward `dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂))` with `g = dy ⊙ w`, `r` the
  * reciprocal std, `dw = 1ᵀ(dy ⊙ x̂)`, `db = 1ᵀdy` (x̂ is recomputed from the saved input: a
- * custom gradient may only keep inputs and outputs).
+ * custom gradient may only keep inputs and outputs). Where the backend registers the fused
+ * `CovrlLayerNorm`/`CovrlLayerNormGrad` kernels (`fused.ts`), forward and backward are one kernel
+ * each, with the same formulas.
  */
 export function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
   const stats = (xIn: tf.Tensor): { xHat: tf.Tensor; r: tf.Tensor } => {
@@ -169,9 +172,14 @@ export function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number)
     const [xIn, wIn, bIn, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([xIn, wIn]);
     return {
-      value: tf.add(tf.mul(stats(xIn).xHat, wIn), bIn),
+      value: hasFusedKernel('CovrlLayerNorm')
+        ? runFused('CovrlLayerNorm', { x: xIn, weight: wIn, bias: bIn }, { epsilon: eps })
+        : tf.add(tf.mul(stats(xIn).xHat, wIn), bIn),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xS, wS] = saved as [tf.Tensor, tf.Tensor];
+        if (hasFusedKernel('CovrlLayerNormGrad')) {
+          return runFusedMany('CovrlLayerNormGrad', { dy, x: xS, weight: wS }, { epsilon: eps });
+        }
         const { xHat, r } = stats(xS);
         const g = tf.mul(dy, wS);
         const inner = tf.sub(
@@ -188,7 +196,8 @@ export function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number)
 /**
  * RMSNorm over the last axis: `y = x·r·w`, `r = 1/sqrt(mean(x²) + ε)` (Zhang & Sennrich 2019,
  * arXiv:1910.07467; HF `LlamaRMSNorm`). `x [N, D]`, `w [D]`. Backward
- * `dx = r·(g − x̂·mean(g ⊙ x̂))`, `g = dy ⊙ w`, `x̂ = x·r`, `dw = 1ᵀ(dy ⊙ x̂)`.
+ * `dx = r·(g − x̂·mean(g ⊙ x̂))`, `g = dy ⊙ w`, `x̂ = x·r`, `dw = 1ᵀ(dy ⊙ x̂)`. One fused kernel
+ * each way where the backend registers `CovrlRmsNorm`/`CovrlRmsNormGrad`.
  */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor2D {
   const rOf = (xIn: tf.Tensor): tf.Tensor =>
@@ -197,9 +206,14 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor2D {
     const [xIn, wIn, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([xIn, wIn]);
     return {
-      value: tf.mul(tf.mul(xIn, rOf(xIn)), wIn),
+      value: hasFusedKernel('CovrlRmsNorm')
+        ? runFused('CovrlRmsNorm', { x: xIn, weight: wIn }, { epsilon: eps })
+        : tf.mul(tf.mul(xIn, rOf(xIn)), wIn),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xS, wS] = saved as [tf.Tensor, tf.Tensor];
+        if (hasFusedKernel('CovrlRmsNormGrad')) {
+          return runFusedMany('CovrlRmsNormGrad', { dy, x: xS, weight: wS }, { epsilon: eps });
+        }
         const r = rOf(xS);
         const xHat = tf.mul(xS, r);
         const g = tf.mul(dy, wS);
@@ -289,7 +303,8 @@ const GELU_A = 0.044715;
  * arXiv:1606.08415 §2; HF `gelu_new`), computed EXACTLY (not approximated) through the identity
  * `0.5·(1 + tanh(z)) = σ(2z)`: `y = x·s`, `s = σ(c·x·(1 + a·x²))`, `c = 2√(2/π)`, `a = 0.044715`.
  * `tanh` is about 8× slower than `sigmoid` on wasm, and `x³` is written as products because `pow`
- * is slow there too. One custom op: `dy/dx = s + x·s·(1 − s)·c·(1 + 3a·x²)`.
+ * is slow there too. One custom op: `dy/dx = s + x·s·(1 − s)·c·(1 + 3a·x²)`; one kernel each way
+ * where the backend registers `CovrlGelu`/`CovrlGeluGrad`.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   const fn: CustomGradFn = (...args) => {
@@ -298,9 +313,12 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     const sOf = (v: tf.Tensor, v2: tf.Tensor): tf.Tensor =>
       tf.sigmoid(tf.mul(v, tf.add(tf.mul(v2, GELU_A * GELU_C), GELU_C)));
     return {
-      value: tf.mul(xIn, sOf(xIn, tf.mul(xIn, xIn))),
+      value: hasFusedKernel('CovrlGelu')
+        ? runFused('CovrlGelu', { x: xIn })
+        : tf.mul(xIn, sOf(xIn, tf.mul(xIn, xIn))),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const xS = saved[0] as tf.Tensor;
+        if (hasFusedKernel('CovrlGeluGrad')) return [runFused('CovrlGeluGrad', { dy, x: xS })];
         const x2 = tf.mul(xS, xS);
         const s = sOf(xS, x2);
         const slope = tf.mul(
@@ -316,16 +334,22 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 
 /**
  * SwiGLU's gated product `silu(g)·u = g·σ(g)·u` (Shazeer 2020, arXiv:2002.05202; Llama's MLP) as
- * one custom op: `dg = dy·u·σ(g)·(1 + g·(1 − σ(g)))`, `du = dy·g·σ(g)`.
+ * one custom op: `dg = dy·u·σ(g)·(1 + g·(1 − σ(g)))`, `du = dy·g·σ(g)`; one kernel each way
+ * where the backend registers `CovrlSiluGate`/`CovrlSiluGateGrad`.
  */
 export function siluGate(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   const fn: CustomGradFn = (...args) => {
     const [gIn, uIn, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([gIn, uIn]);
     return {
-      value: tf.mul(tf.mul(gIn, tf.sigmoid(gIn)), uIn),
+      value: hasFusedKernel('CovrlSiluGate')
+        ? runFused('CovrlSiluGate', { gate: gIn, up: uIn })
+        : tf.mul(tf.mul(gIn, tf.sigmoid(gIn)), uIn),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [gS, uS] = saved as [tf.Tensor, tf.Tensor];
+        if (hasFusedKernel('CovrlSiluGateGrad')) {
+          return runFusedMany('CovrlSiluGateGrad', { dy, gate: gS, up: uS });
+        }
         const s = tf.sigmoid(gS);
         const silu = tf.mul(gS, s);
         const dSilu = tf.add(s, tf.sub(silu, tf.mul(silu, s)));
@@ -372,20 +396,28 @@ export const inferenceBlocks: Blocks = {
       : (tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D),
   gatherRows: (x, idx) => tf.gather(x, idx) as tf.Tensor2D,
   layerNorm(x, w, b, eps) {
+    if (hasFusedKernel('CovrlLayerNorm')) {
+      return runFused('CovrlLayerNorm', { x, weight: w, bias: b }, { epsilon: eps }) as tf.Tensor2D;
+    }
     const xc = tf.sub(x, tf.mean(x, -1, true));
     const r = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps));
     return tf.add(tf.mul(tf.mul(xc, r), w), b) as tf.Tensor2D;
   },
   rmsNorm(x, w, eps) {
+    if (hasFusedKernel('CovrlRmsNorm')) {
+      return runFused('CovrlRmsNorm', { x, weight: w }, { epsilon: eps }) as tf.Tensor2D;
+    }
     return tf.mul(
       tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.mul(x, x), -1, true), eps))),
       w,
     ) as tf.Tensor2D;
   },
   gelu(x) {
+    if (hasFusedKernel('CovrlGelu')) return runFused('CovrlGelu', { x });
     return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.mul(x, x), GELU_A * GELU_C), GELU_C))));
   },
   siluGate(g, u) {
+    if (hasFusedKernel('CovrlSiluGate')) return runFused('CovrlSiluGate', { gate: g, up: u });
     return tf.mul(tf.mul(g, tf.sigmoid(g)), u);
   },
 };

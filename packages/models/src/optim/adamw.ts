@@ -3,6 +3,7 @@
  * arXiv:1711.05101, Algorithm 2; Kingma & Ba 2015, arXiv:1412.6980).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasFusedKernel, runFusedMany } from '../fused.js';
 
 /** Hyper-parameters of {@link createAdamW}. */
 export interface AdamWOptions {
@@ -73,6 +74,9 @@ function lookup(variables: NamedVariables, name: string): tf.Variable | undefine
  * `p ← p − lr·m̂/(sqrt(v̂) + ε)` with `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`, computed in the equivalent
  * fused form `p − (lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ))·m/(sqrt(v) + ε·sqrt(1−β₂ᵗ))` (fewer kernels, same
  * value up to rounding). Moments start at zero (lazily, on a parameter's first gradient).
+ * When the current backend registers the fused `CovrlAdamW` kernel (see `fused.ts`; the wasm one
+ * of `@covrl/tfjs-wasm-blas`), each parameter's update is that one kernel instead of 13, with
+ * bit-identical results.
  * @throws Error naming the bad option.
  */
 export function createAdamW(options: AdamWOptions): AdamW {
@@ -114,8 +118,40 @@ export function createAdamW(options: AdamWOptions): AdamW {
       const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
       const stepSize = (lr * sqrtBc2) / bc1;
       const epsHat = epsilon * sqrtBc2;
+      const fused = hasFusedKernel('CovrlAdamW');
       for (const [name, g] of Object.entries(grads)) {
         const p = lookup(variables, name) as tf.Variable;
+        const decay = weightDecay > 0 && decaysWeight(name);
+        if (fused && p.dtype === 'float32' && g.dtype === 'float32') {
+          // One kernel for the whole update (bit-identical to the ops below, which take 13).
+          // Zero moments stand for "no moment yet": β·0 + (1−β)·g is exactly (1−β)·g.
+          const [pNew, mNew, vNew] = tf.tidy(() =>
+            runFusedMany(
+              'CovrlAdamW',
+              {
+                param: p,
+                grad: g,
+                m: m.get(name) ?? tf.zerosLike(p),
+                v: v.get(name) ?? tf.zerosLike(p),
+              },
+              {
+                beta1,
+                beta2,
+                stepSize,
+                epsHat,
+                decay: 1 - lr * weightDecay,
+                applyDecay: decay,
+              },
+            ),
+          ) as [tf.Tensor, tf.Tensor, tf.Tensor];
+          p.assign(pNew);
+          pNew.dispose();
+          m.get(name)?.dispose();
+          v.get(name)?.dispose();
+          m.set(name, mNew);
+          v.set(name, vNew);
+          continue;
+        }
         const [mNew, vNew] = tf.tidy(() => {
           const m0 = m.get(name);
           const v0 = v.get(name);
@@ -128,7 +164,7 @@ export function createAdamW(options: AdamWOptions): AdamW {
             v0 === undefined
               ? tf.mul(g2, 1 - beta2)
               : tf.add(tf.mul(v0, beta2), tf.mul(g2, 1 - beta2));
-          const base = weightDecay > 0 && decaysWeight(name) ? tf.mul(p, 1 - lr * weightDecay) : p;
+          const base = decay ? tf.mul(p, 1 - lr * weightDecay) : p;
           p.assign(tf.sub(base, tf.mul(tf.div(m1, tf.add(tf.sqrt(v1), epsHat)), stepSize)));
           return [m1, v1];
         });

@@ -1,0 +1,344 @@
+/*
+ * Fused elementwise and normalisation kernels of @covrl/tfjs-wasm-blas, compiled to a small
+ * WebAssembly module (SIMD128) that IMPORTS the TF.js wasm backend's own memory, so it reads and
+ * writes tensors in place of the backend's heap with zero copies. Every pointer argument is a byte
+ * offset of a float32 tensor in that memory (its `memoryOffset`).
+ *
+ * Rules that keep it safe inside memory it does not own:
+ *   - no data segments, no static or global state, no libc: nothing is written at load time;
+ *   - no address-taken locals or arrays, so the shadow stack (`__stack_pointer`) is never touched;
+ *   - every function only writes its output ranges.
+ * The build script (scripts/build-fused-wasm.mjs) checks the first two on the compiled module.
+ *
+ * Build: `npm run build:wasm -w @covrl/tfjs-wasm-blas` (needs clang and lld with the wasm32 target;
+ * Debian: apt-get install clang lld). The result is embedded in src/fused-kernels-wasm.ts.
+ */
+#include <wasm_simd128.h>
+
+typedef float f32;
+typedef v128_t v4;
+
+#define SPLAT(c) wasm_f32x4_splat(c)
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+#define DIV wasm_f32x4_div
+
+/* Loads/stores of the first k (0..3) lanes: tails without reading or writing past the tensor. */
+static inline v4 load_partial(const f32 *p, int k) {
+  v4 v = SPLAT(0.0f);
+  if (k > 0) v = wasm_f32x4_replace_lane(v, 0, p[0]);
+  if (k > 1) v = wasm_f32x4_replace_lane(v, 1, p[1]);
+  if (k > 2) v = wasm_f32x4_replace_lane(v, 2, p[2]);
+  return v;
+}
+static inline void store_partial(f32 *p, v4 v, int k) {
+  if (k > 0) p[0] = wasm_f32x4_extract_lane(v, 0);
+  if (k > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
+  if (k > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
+}
+static inline f32 hsum(v4 v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+/*
+ * exp(x) for float32 lanes: x clamped to [-87, 88] (so 2^n stays a normal float and nothing
+ * overflows), x = n·ln2 + r with n = round(x/ln2) and a two-part ln2 (Cody & Waite), then the
+ * degree-7 Cephes `expf` polynomial on |r| ≤ ln2/2; about 1 ulp on that range.
+ * Written for V8's x64 code generation: pmin/pmax (one instruction each; min/max carry wasm's NaN
+ * rules and cost about eight) and the 1.5·2²³ shifter instead of nearest + trunc_sat (the
+ * shifter's low mantissa bits are round(x/ln2) as an integer). A NaN input gives a NaN-free but
+ * meaningless value; inputs here are finite activations.
+ */
+#define SHIFTER 12582912.0f /* 1.5 · 2^23 */
+static inline v4 v_exp(v4 x) {
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, SPLAT(-87.0f)), SPLAT(88.0f));
+  v4 t = ADD(MUL(x, SPLAT(1.44269504088896341f)), SPLAT(SHIFTER));
+  v4 n = SUB(t, SPLAT(SHIFTER));
+  v4 r = SUB(SUB(x, MUL(n, SPLAT(0.693359375f))), MUL(n, SPLAT(-2.12194440e-4f)));
+  v4 p = SPLAT(1.9875691500e-4f);
+  p = ADD(MUL(p, r), SPLAT(1.3981999507e-3f));
+  p = ADD(MUL(p, r), SPLAT(8.3334519073e-3f));
+  p = ADD(MUL(p, r), SPLAT(4.1665795894e-2f));
+  p = ADD(MUL(p, r), SPLAT(1.6666665459e-1f));
+  p = ADD(MUL(p, r), SPLAT(5.0000001201e-1f));
+  p = ADD(ADD(MUL(MUL(p, r), r), r), SPLAT(1.0f));
+  /* bits(t) = 0x4B400000 + n, so (bits(t) − 0x4B400000 + 127) << 23 is the float 2^n. */
+  v4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(t, wasm_i32x4_splat(127 - 0x4B400000)), 23);
+  return MUL(p, pow2n);
+}
+
+/* σ(z) = 1/(1 + e^{−z}); for z < −88 e^{−z} is clamped, giving ≈ 6e−39 instead of a smaller value. */
+static inline v4 v_sigmoid(v4 z) { return DIV(SPLAT(1.0f), ADD(SPLAT(1.0f), v_exp(wasm_f32x4_neg(z)))); }
+
+/*
+ * AdamW, one parameter tensor of n values (PyTorch `torch.optim.AdamW`, Loshchilov & Hutter 2019):
+ *   m' = β1·m + (1−β1)·g,  v' = β2·v + (1−β2)·g²,  p' = p·decay − (m' / (√v' + ε̂))·stepSize
+ * with stepSize = lr·√(1−β2ᵗ)/(1−β1ᵗ), ε̂ = ε·√(1−β2ᵗ) and decay = 1 − lr·λ folded in by the caller.
+ * The operations and their order are those of the unfused TF.js ops in @covrl/models, so the
+ * result is bit-identical to them (float32 throughout, no fused multiply-add).
+ */
+__attribute__((export_name("adamw")))
+void adamw(const f32 *p, const f32 *g, const f32 *m, const f32 *v, f32 *pOut, f32 *mOut,
+           f32 *vOut, int n, f32 beta1, f32 oneMinusBeta1, f32 beta2, f32 oneMinusBeta2,
+           f32 stepSize, f32 epsHat, f32 decay, int applyDecay) {
+  const v4 b1 = SPLAT(beta1), c1 = SPLAT(oneMinusBeta1), b2 = SPLAT(beta2), c2 = SPLAT(oneMinusBeta2);
+  const v4 lr = SPLAT(stepSize), eps = SPLAT(epsHat), dec = SPLAT(decay);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4 gi = wasm_v128_load(g + i);
+    v4 mi = ADD(MUL(wasm_v128_load(m + i), b1), MUL(gi, c1));
+    v4 vi = ADD(MUL(wasm_v128_load(v + i), b2), MUL(MUL(gi, gi), c2));
+    v4 base = wasm_v128_load(p + i);
+    if (applyDecay) base = MUL(base, dec);
+    wasm_v128_store(mOut + i, mi);
+    wasm_v128_store(vOut + i, vi);
+    wasm_v128_store(pOut + i, SUB(base, MUL(DIV(mi, ADD(wasm_f32x4_sqrt(vi), eps)), lr)));
+  }
+  int k = n - i;
+  if (k > 0) {
+    v4 gi = load_partial(g + i, k);
+    v4 mi = ADD(MUL(load_partial(m + i, k), b1), MUL(gi, c1));
+    v4 vi = ADD(MUL(load_partial(v + i, k), b2), MUL(MUL(gi, gi), c2));
+    v4 base = load_partial(p + i, k);
+    if (applyDecay) base = MUL(base, dec);
+    store_partial(mOut + i, mi, k);
+    store_partial(vOut + i, vi, k);
+    store_partial(pOut + i, SUB(base, MUL(DIV(mi, ADD(wasm_f32x4_sqrt(vi), eps)), lr)), k);
+  }
+}
+
+/* GPT-2 tanh-GELU through σ: y = x·σ(x·(c + a·c·x²)), c = 2√(2/π), a = 0.044715 (exact identity). */
+#define GELU_C 1.5957691216057308f
+#define GELU_AC 0.0713548162726009f /* 0.044715 · c */
+#define GELU_3AC 0.2140644488178027f
+
+static inline v4 gelu_v(v4 x) {
+  v4 s = v_sigmoid(MUL(x, ADD(MUL(MUL(x, x), SPLAT(GELU_AC)), SPLAT(GELU_C))));
+  return MUL(x, s);
+}
+/* dy·(s + x·s·(1−s)·(c + 3a·c·x²)) */
+static inline v4 gelu_grad_v(v4 dy, v4 x) {
+  v4 x2 = MUL(x, x);
+  v4 s = v_sigmoid(MUL(x, ADD(MUL(x2, SPLAT(GELU_AC)), SPLAT(GELU_C))));
+  v4 slope = MUL(MUL(x, SUB(s, MUL(s, s))), ADD(MUL(x2, SPLAT(GELU_3AC)), SPLAT(GELU_C)));
+  return MUL(dy, ADD(s, slope));
+}
+
+__attribute__((export_name("gelu")))
+void gelu(const f32 *x, f32 *y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, gelu_v(wasm_v128_load(x + i)));
+  if (n - i > 0) store_partial(y + i, gelu_v(load_partial(x + i, n - i)), n - i);
+}
+
+__attribute__((export_name("gelu_grad")))
+void gelu_grad(const f32 *dy, const f32 *x, f32 *dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(dx + i, gelu_grad_v(wasm_v128_load(dy + i), wasm_v128_load(x + i)));
+  int k = n - i;
+  if (k > 0) store_partial(dx + i, gelu_grad_v(load_partial(dy + i, k), load_partial(x + i, k)), k);
+}
+
+/* SwiGLU gate: y = g·σ(g)·u; dg = dy·u·(σ + silu − silu·σ), du = dy·silu (silu = g·σ(g)). */
+__attribute__((export_name("silu_gate")))
+void silu_gate(const f32 *g, const f32 *u, f32 *y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4 gi = wasm_v128_load(g + i);
+    wasm_v128_store(y + i, MUL(MUL(gi, v_sigmoid(gi)), wasm_v128_load(u + i)));
+  }
+  int k = n - i;
+  if (k > 0) {
+    v4 gi = load_partial(g + i, k);
+    store_partial(y + i, MUL(MUL(gi, v_sigmoid(gi)), load_partial(u + i, k)), k);
+  }
+}
+
+static inline void silu_gate_grad_v(v4 dy, v4 g, v4 u, v4 *dg, v4 *du) {
+  v4 s = v_sigmoid(g);
+  v4 silu = MUL(g, s);
+  *dg = MUL(MUL(dy, u), ADD(s, SUB(silu, MUL(silu, s))));
+  *du = MUL(dy, silu);
+}
+
+__attribute__((export_name("silu_gate_grad")))
+void silu_gate_grad(const f32 *dy, const f32 *g, const f32 *u, f32 *dg, f32 *du, int n) {
+  int i = 0;
+  v4 a, b;
+  for (; i + 4 <= n; i += 4) {
+    silu_gate_grad_v(wasm_v128_load(dy + i), wasm_v128_load(g + i), wasm_v128_load(u + i), &a, &b);
+    wasm_v128_store(dg + i, a);
+    wasm_v128_store(du + i, b);
+  }
+  int k = n - i;
+  if (k > 0) {
+    silu_gate_grad_v(load_partial(dy + i, k), load_partial(g + i, k), load_partial(u + i, k), &a, &b);
+    store_partial(dg + i, a, k);
+    store_partial(du + i, b, k);
+  }
+}
+
+/* Σ x over a row of d values, and Σ (x − μ)². */
+static inline f32 row_sum(const f32 *x, int d) {
+  v4 acc = SPLAT(0.0f);
+  int j = 0;
+  for (; j + 4 <= d; j += 4) acc = ADD(acc, wasm_v128_load(x + j));
+  f32 s = hsum(acc);
+  for (; j < d; j++) s += x[j];
+  return s;
+}
+static inline f32 row_centered_sq(const f32 *x, int d, f32 mu) {
+  v4 acc = SPLAT(0.0f), m = SPLAT(mu);
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    v4 c = SUB(wasm_v128_load(x + j), m);
+    acc = ADD(acc, MUL(c, c));
+  }
+  f32 s = hsum(acc);
+  for (; j < d; j++) s += (x[j] - mu) * (x[j] - mu);
+  return s;
+}
+
+/*
+ * LayerNorm over rows of d: y = (x − μ)·r·w + b, r = 1/√(σ² + ε), population variance
+ * (Ba et al. 2016; PyTorch nn.LayerNorm). x, y [rows, d]; w, b [d].
+ */
+__attribute__((export_name("layer_norm")))
+void layer_norm(const f32 *x, const f32 *w, const f32 *b, f32 *y, int rows, int d, f32 eps) {
+  const f32 invD = 1.0f / (f32)d;
+  for (int row = 0; row < rows; row++) {
+    const f32 *xr = x + row * d;
+    f32 *yr = y + row * d;
+    f32 mu = row_sum(xr, d) * invD;
+    f32 r = 1.0f / __builtin_sqrtf(row_centered_sq(xr, d, mu) * invD + eps);
+    v4 vm = SPLAT(mu), vr = SPLAT(r);
+    int j = 0;
+    for (; j + 4 <= d; j += 4) {
+      v4 xh = MUL(SUB(wasm_v128_load(xr + j), vm), vr);
+      wasm_v128_store(yr + j, ADD(MUL(xh, wasm_v128_load(w + j)), wasm_v128_load(b + j)));
+    }
+    for (; j < d; j++) yr[j] = (xr[j] - mu) * r * w[j] + b[j];
+  }
+}
+
+/*
+ * LayerNorm backward: with x̂ = (x − μ)·r and g = dy ⊙ w,
+ *   dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)),  dw = Σ_rows dy ⊙ x̂,  db = Σ_rows dy.
+ * dw and db are overwritten (zeroed first), dx [rows, d].
+ */
+__attribute__((export_name("layer_norm_grad")))
+void layer_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, f32 *db,
+                     int rows, int d, f32 eps) {
+  const f32 invD = 1.0f / (f32)d;
+  for (int j = 0; j < d; j++) {
+    dw[j] = 0.0f;
+    db[j] = 0.0f;
+  }
+  for (int row = 0; row < rows; row++) {
+    const f32 *xr = x + row * d;
+    const f32 *dyr = dy + row * d;
+    f32 *dxr = dx + row * d;
+    f32 mu = row_sum(xr, d) * invD;
+    f32 r = 1.0f / __builtin_sqrtf(row_centered_sq(xr, d, mu) * invD + eps);
+    v4 vm = SPLAT(mu), vr = SPLAT(r);
+    v4 sg = SPLAT(0.0f), sgx = SPLAT(0.0f);
+    int j = 0;
+    for (; j + 4 <= d; j += 4) {
+      v4 xh = MUL(SUB(wasm_v128_load(xr + j), vm), vr);
+      v4 dyj = wasm_v128_load(dyr + j);
+      v4 gj = MUL(dyj, wasm_v128_load(w + j));
+      sg = ADD(sg, gj);
+      sgx = ADD(sgx, MUL(gj, xh));
+      wasm_v128_store(dw + j, ADD(wasm_v128_load(dw + j), MUL(dyj, xh)));
+      wasm_v128_store(db + j, ADD(wasm_v128_load(db + j), dyj));
+    }
+    f32 sumG = hsum(sg), sumGx = hsum(sgx);
+    for (; j < d; j++) {
+      f32 xh = (xr[j] - mu) * r;
+      f32 gj = dyr[j] * w[j];
+      sumG += gj;
+      sumGx += gj * xh;
+      dw[j] += dyr[j] * xh;
+      db[j] += dyr[j];
+    }
+    f32 meanG = sumG * invD, meanGx = sumGx * invD;
+    v4 vmg = SPLAT(meanG), vmgx = SPLAT(meanGx);
+    j = 0;
+    for (; j + 4 <= d; j += 4) {
+      v4 xh = MUL(SUB(wasm_v128_load(xr + j), vm), vr);
+      v4 gj = MUL(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
+      wasm_v128_store(dxr + j, MUL(SUB(SUB(gj, vmg), MUL(xh, vmgx)), vr));
+    }
+    for (; j < d; j++) {
+      f32 xh = (xr[j] - mu) * r;
+      dxr[j] = ((dyr[j] * w[j] - meanG) - xh * meanGx) * r;
+    }
+  }
+}
+
+/* RMSNorm over rows of d: y = x·r·w, r = 1/√(mean(x²) + ε) (Zhang & Sennrich 2019; HF LlamaRMSNorm). */
+static inline f32 row_sq(const f32 *x, int d) {
+  v4 acc = SPLAT(0.0f);
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    v4 v = wasm_v128_load(x + j);
+    acc = ADD(acc, MUL(v, v));
+  }
+  f32 s = hsum(acc);
+  for (; j < d; j++) s += x[j] * x[j];
+  return s;
+}
+
+__attribute__((export_name("rms_norm")))
+void rms_norm(const f32 *x, const f32 *w, f32 *y, int rows, int d, f32 eps) {
+  const f32 invD = 1.0f / (f32)d;
+  for (int row = 0; row < rows; row++) {
+    const f32 *xr = x + row * d;
+    f32 *yr = y + row * d;
+    f32 r = 1.0f / __builtin_sqrtf(row_sq(xr, d) * invD + eps);
+    v4 vr = SPLAT(r);
+    int j = 0;
+    for (; j + 4 <= d; j += 4)
+      wasm_v128_store(yr + j, MUL(MUL(wasm_v128_load(xr + j), vr), wasm_v128_load(w + j)));
+    for (; j < d; j++) yr[j] = xr[j] * r * w[j];
+  }
+}
+
+/* RMSNorm backward: x̂ = x·r, g = dy ⊙ w: dx = r·(g − x̂·mean(g ⊙ x̂)), dw = Σ_rows dy ⊙ x̂. */
+__attribute__((export_name("rms_norm_grad")))
+void rms_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, int rows, int d,
+                   f32 eps) {
+  const f32 invD = 1.0f / (f32)d;
+  for (int j = 0; j < d; j++) dw[j] = 0.0f;
+  for (int row = 0; row < rows; row++) {
+    const f32 *xr = x + row * d;
+    const f32 *dyr = dy + row * d;
+    f32 *dxr = dx + row * d;
+    f32 r = 1.0f / __builtin_sqrtf(row_sq(xr, d) * invD + eps);
+    v4 vr = SPLAT(r), sgx = SPLAT(0.0f);
+    int j = 0;
+    for (; j + 4 <= d; j += 4) {
+      v4 xh = MUL(wasm_v128_load(xr + j), vr);
+      v4 dyj = wasm_v128_load(dyr + j);
+      sgx = ADD(sgx, MUL(MUL(dyj, wasm_v128_load(w + j)), xh));
+      wasm_v128_store(dw + j, ADD(wasm_v128_load(dw + j), MUL(dyj, xh)));
+    }
+    f32 sumGx = hsum(sgx);
+    for (; j < d; j++) {
+      f32 xh = xr[j] * r;
+      sumGx += dyr[j] * w[j] * xh;
+      dw[j] += dyr[j] * xh;
+    }
+    v4 vmgx = SPLAT(sumGx * invD);
+    j = 0;
+    for (; j + 4 <= d; j += 4) {
+      v4 xh = MUL(wasm_v128_load(xr + j), vr);
+      v4 gj = MUL(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
+      wasm_v128_store(dxr + j, MUL(SUB(gj, MUL(xh, vmgx)), vr));
+    }
+    for (; j < d; j++) dxr[j] = (dyr[j] * w[j] - xr[j] * r * (sumGx * invD)) * r;
+  }
+}

@@ -1,0 +1,637 @@
+/**
+ * Fused kernels for the TF.js wasm backend that need no BLAS: a small WebAssembly module (SIMD128,
+ * `native/fused-kernels.c`) instantiated on the backend's OWN memory, so it computes on tensors in
+ * place of the heap with zero copies, plus two copy kernels written against the heap directly.
+ *
+ * Why: after the BLAS matmuls, a training step of a small GPT spends most of its remaining time in
+ * the per-kernel overhead and memory passes of many small elementwise kernels (an AdamW update is
+ * 13 kernels per parameter, a LayerNorm backward about 15, GELU's backward 10). One fused kernel
+ * per formula does one pass over memory and pays the overhead once.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { isWasmBackendLike } from './blas-kernels.js';
+import { FUSED_KERNELS_WASM_BASE64 } from './fused-kernels-wasm.js';
+import type { WasmBackendLike } from './types.js';
+
+const BACKEND = 'wasm';
+
+/**
+ * Names of the fused kernels this module registers. They are a contract with their callers (for
+ * example `@covrl/models`, which runs them through `tf.engine().runKernel` when the current backend
+ * has them and otherwise computes the same formula with plain ops):
+ *
+ * | kernel | inputs | attrs | outputs |
+ * | --- | --- | --- | --- |
+ * | `CovrlAdamW` | `param`, `grad`, `m`, `v` (same shape) | `beta1`, `beta2`, `stepSize`, `epsHat`, `decay`, `applyDecay` | `[param', m', v']` |
+ * | `CovrlLayerNorm` | `x [..., D]`, `weight [D]`, `bias [D]` | `epsilon` | `y` |
+ * | `CovrlLayerNormGrad` | `dy`, `x`, `weight` | `epsilon` | `[dx, dWeight, dBias]` |
+ * | `CovrlRmsNorm` | `x [..., D]`, `weight [D]` | `epsilon` | `y` |
+ * | `CovrlRmsNormGrad` | `dy`, `x`, `weight` | `epsilon` | `[dx, dWeight]` |
+ * | `CovrlGelu` | `x` | | `y` |
+ * | `CovrlGeluGrad` | `dy`, `x` | | `dx` |
+ * | `CovrlSiluGate` | `gate`, `up` | | `y` |
+ * | `CovrlSiluGateGrad` | `dy`, `gate`, `up` | | `[dGate, dUp]` |
+ * | `CovrlKvWrite` | `cache [B, H, T, hd]`, `update` (`B·H·hd` values) | `position` | `cache` (in place) |
+ *
+ * All float32. The formulas are documented on each C function in `native/fused-kernels.c`.
+ * `CovrlKvWrite` is the one kernel that writes into an input: it stores `update[b, h, :]` at
+ * `cache[b, h, position, :]` and returns a tensor sharing the cache's memory (a KV cache with a
+ * fixed capacity, appended to in place by a decoding loop that owns it; a copying concat of the
+ * whole cache per step took about a quarter of the kernel time of batch-64 sampling).
+ */
+export const FUSED_KERNEL_NAMES = [
+  'CovrlAdamW',
+  'CovrlLayerNorm',
+  'CovrlLayerNormGrad',
+  'CovrlRmsNorm',
+  'CovrlRmsNormGrad',
+  'CovrlGelu',
+  'CovrlGeluGrad',
+  'CovrlSiluGate',
+  'CovrlSiluGateGrad',
+  'CovrlKvWrite',
+] as const;
+
+/** Stock wasm kernels replaced by faster heap-copy versions (originals kept as fallbacks). */
+const REPLACED = ['Identity', 'GatherV2'] as const;
+
+/** What {@link enableWasmFusedKernels} and {@link wasmFusedKernelsStatus} report. */
+export interface WasmFusedKernelsStatus {
+  readonly active: boolean;
+  /** One sentence: what is registered, or why nothing is. */
+  readonly reason: string;
+}
+
+/** The exports of the compiled module (pointers are byte offsets into the backend's memory). */
+interface FusedExports {
+  adamw(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    stepSize: number,
+    epsHat: number,
+    decay: number,
+    applyDecay: number,
+  ): void;
+  gelu(x: number, y: number, n: number): void;
+  gelu_grad(dy: number, x: number, dx: number, n: number): void;
+  silu_gate(g: number, u: number, y: number, n: number): void;
+  silu_gate_grad(dy: number, g: number, u: number, dg: number, du: number, n: number): void;
+  layer_norm(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  layer_norm_grad(
+    dy: number,
+    x: number,
+    w: number,
+    dx: number,
+    dw: number,
+    db: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  rms_norm(x: number, w: number, y: number, rows: number, d: number, eps: number): void;
+  rms_norm_grad(
+    dy: number,
+    x: number,
+    w: number,
+    dx: number,
+    dw: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+}
+
+interface State {
+  installed: { originals: Map<string, KernelConfig>; replacements: Map<string, KernelFunc> } | null;
+  status: WasmFusedKernelsStatus;
+}
+
+// One state per process, like the BLAS engine's (one kernel registry per process).
+const STATE_KEY = Symbol.for('@covrl/tfjs-wasm-blas/fused-state');
+const slot = globalThis as { [STATE_KEY]?: State };
+const state: State = (slot[STATE_KEY] ??= {
+  installed: null,
+  status: { active: false, reason: 'not enabled: call enableWasmFusedKernels()' },
+});
+
+/** The part of the `WebAssembly` global used here (the project's lib settings carry no DOM types). */
+interface WasmMemoryLike {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports: object) => { readonly exports: unknown };
+  readonly Memory: abstract new (...args: never[]) => WasmMemoryLike;
+}
+const wasmApi = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
+
+let compiled: object | undefined;
+const instances = new WeakMap<WasmMemoryLike, FusedExports>();
+
+/** The backend's `WebAssembly.Memory` (emscripten keeps it as `asm.memory` in tfjs-backend-wasm 4.x). */
+function backendMemory(backend: WasmBackendLike): WasmMemoryLike {
+  const module = backend.wasm as unknown as {
+    asm?: { memory?: unknown };
+    wasmMemory?: unknown;
+  };
+  for (const candidate of [module.asm?.memory, module.wasmMemory]) {
+    if (candidate instanceof wasmApi.Memory && candidate.buffer === backend.wasm.HEAPU8.buffer) {
+      return candidate;
+    }
+  }
+  throw new Error(
+    'covrl fused kernels: the wasm backend does not expose its WebAssembly.Memory (asm.memory); this tfjs-backend-wasm version is not supported',
+  );
+}
+
+/** The fused module instantiated on `backend`'s memory (once per memory). */
+function exportsFor(backend: WasmBackendLike): FusedExports {
+  const memory = backendMemory(backend);
+  let found = instances.get(memory);
+  if (found === undefined) {
+    compiled ??= new wasmApi.Module(Buffer.from(FUSED_KERNELS_WASM_BASE64, 'base64'));
+    const instance = new wasmApi.Instance(compiled, { env: { memory } });
+    found = instance.exports as unknown as FusedExports;
+    instances.set(memory, found);
+  }
+  return found;
+}
+
+function offsetOf(backend: WasmBackendLike, t: TensorInfo, kernel: string, name: string): number {
+  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
+  if (offset == null) throw new Error(`${kernel}: input '${name}' has no data on the wasm heap`);
+  return offset;
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((p, s) => p * s, 1);
+
+/** The float32 inputs of a fused kernel, checked; errors name the kernel and the input. */
+function floatInputs(
+  kernel: string,
+  inputs: Record<string, TensorInfo | undefined>,
+  names: readonly string[],
+): TensorInfo[] {
+  return names.map((name) => {
+    const t = inputs[name];
+    if (t == null) throw new Error(`${kernel}: missing input '${name}'`);
+    if (t.dtype !== 'float32') {
+      throw new Error(`${kernel}: input '${name}' must be float32, got ${t.dtype}`);
+    }
+    return t;
+  });
+}
+
+function sameShape(
+  kernel: string,
+  a: TensorInfo,
+  b: TensorInfo,
+  nameA: string,
+  nameB: string,
+): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(
+      `${kernel}: '${nameB}' has shape [${b.shape.join(', ')}], '${nameA}' has [${a.shape.join(', ')}]`,
+    );
+  }
+}
+
+function numberAttr(
+  kernel: string,
+  attrs: Record<string, unknown> | undefined,
+  name: string,
+): number {
+  const value = attrs?.[name];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new Error(`${kernel}: attr '${name}' must be a finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function wasmBackend(kernel: string, backend: unknown): WasmBackendLike {
+  if (!isWasmBackendLike(backend)) throw new Error(`${kernel}: runs on the wasm backend only`);
+  return backend;
+}
+
+/** Rows and width of a `[..., D]` tensor normalised over its last axis with a `[D]` weight. */
+function normShape(kernel: string, x: TensorInfo, weight: TensorInfo): { rows: number; d: number } {
+  const d = x.shape[x.shape.length - 1] ?? 0;
+  if (x.shape.length < 1 || weight.shape.length !== 1 || weight.shape[0] !== d) {
+    throw new Error(
+      `${kernel}: 'weight' must have shape [${d}] for x [${x.shape.join(', ')}], got [${weight.shape.join(', ')}]`,
+    );
+  }
+  return { rows: d === 0 ? 0 : sizeOf(x.shape) / d, d };
+}
+
+type Kernel = (args: {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}) => TensorInfo | TensorInfo[];
+
+const fusedKernels: Record<(typeof FUSED_KERNEL_NAMES)[number], Kernel> = {
+  CovrlAdamW({ inputs, backend, attrs }) {
+    const k = 'CovrlAdamW';
+    const be = wasmBackend(k, backend);
+    const [p, g, m, v] = floatInputs(k, inputs, ['param', 'grad', 'm', 'v']) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    sameShape(k, p, g, 'param', 'grad');
+    sameShape(k, p, m, 'param', 'm');
+    sameShape(k, p, v, 'param', 'v');
+    const beta1 = numberAttr(k, attrs, 'beta1');
+    const beta2 = numberAttr(k, attrs, 'beta2');
+    const outs = [0, 1, 2].map(() => be.makeOutput([...p.shape], 'float32'));
+    const [pOut, mOut, vOut] = outs as [TensorInfo, TensorInfo, TensorInfo];
+    // 1 − β is computed in float64 and rounded to float32 at the call, as the unfused ops do
+    // when they turn the JS number into a scalar tensor: the results are bit-identical.
+    exportsFor(be).adamw(
+      offsetOf(be, p, k, 'param'),
+      offsetOf(be, g, k, 'grad'),
+      offsetOf(be, m, k, 'm'),
+      offsetOf(be, v, k, 'v'),
+      offsetOf(be, pOut, k, 'out'),
+      offsetOf(be, mOut, k, 'out'),
+      offsetOf(be, vOut, k, 'out'),
+      sizeOf(p.shape),
+      beta1,
+      1 - beta1,
+      beta2,
+      1 - beta2,
+      numberAttr(k, attrs, 'stepSize'),
+      numberAttr(k, attrs, 'epsHat'),
+      numberAttr(k, attrs, 'decay'),
+      attrs?.['applyDecay'] === true ? 1 : 0,
+    );
+    return outs;
+  },
+  CovrlLayerNorm({ inputs, backend, attrs }) {
+    const k = 'CovrlLayerNorm';
+    const be = wasmBackend(k, backend);
+    const [x, w, b] = floatInputs(k, inputs, ['x', 'weight', 'bias']) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    const { rows, d } = normShape(k, x, w);
+    sameShape(k, w, b, 'weight', 'bias');
+    const y = be.makeOutput([...x.shape], 'float32');
+    exportsFor(be).layer_norm(
+      offsetOf(be, x, k, 'x'),
+      offsetOf(be, w, k, 'weight'),
+      offsetOf(be, b, k, 'bias'),
+      offsetOf(be, y, k, 'out'),
+      rows,
+      d,
+      numberAttr(k, attrs, 'epsilon'),
+    );
+    return y;
+  },
+  CovrlLayerNormGrad({ inputs, backend, attrs }) {
+    const k = 'CovrlLayerNormGrad';
+    const be = wasmBackend(k, backend);
+    const [dy, x, w] = floatInputs(k, inputs, ['dy', 'x', 'weight']) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    sameShape(k, x, dy, 'x', 'dy');
+    const { rows, d } = normShape(k, x, w);
+    const dx = be.makeOutput([...x.shape], 'float32');
+    const dw = be.makeOutput([d], 'float32');
+    const db = be.makeOutput([d], 'float32');
+    exportsFor(be).layer_norm_grad(
+      offsetOf(be, dy, k, 'dy'),
+      offsetOf(be, x, k, 'x'),
+      offsetOf(be, w, k, 'weight'),
+      offsetOf(be, dx, k, 'out'),
+      offsetOf(be, dw, k, 'out'),
+      offsetOf(be, db, k, 'out'),
+      rows,
+      d,
+      numberAttr(k, attrs, 'epsilon'),
+    );
+    return [dx, dw, db];
+  },
+  CovrlRmsNorm({ inputs, backend, attrs }) {
+    const k = 'CovrlRmsNorm';
+    const be = wasmBackend(k, backend);
+    const [x, w] = floatInputs(k, inputs, ['x', 'weight']) as [TensorInfo, TensorInfo];
+    const { rows, d } = normShape(k, x, w);
+    const y = be.makeOutput([...x.shape], 'float32');
+    exportsFor(be).rms_norm(
+      offsetOf(be, x, k, 'x'),
+      offsetOf(be, w, k, 'weight'),
+      offsetOf(be, y, k, 'out'),
+      rows,
+      d,
+      numberAttr(k, attrs, 'epsilon'),
+    );
+    return y;
+  },
+  CovrlRmsNormGrad({ inputs, backend, attrs }) {
+    const k = 'CovrlRmsNormGrad';
+    const be = wasmBackend(k, backend);
+    const [dy, x, w] = floatInputs(k, inputs, ['dy', 'x', 'weight']) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    sameShape(k, x, dy, 'x', 'dy');
+    const { rows, d } = normShape(k, x, w);
+    const dx = be.makeOutput([...x.shape], 'float32');
+    const dw = be.makeOutput([d], 'float32');
+    exportsFor(be).rms_norm_grad(
+      offsetOf(be, dy, k, 'dy'),
+      offsetOf(be, x, k, 'x'),
+      offsetOf(be, w, k, 'weight'),
+      offsetOf(be, dx, k, 'out'),
+      offsetOf(be, dw, k, 'out'),
+      rows,
+      d,
+      numberAttr(k, attrs, 'epsilon'),
+    );
+    return [dx, dw];
+  },
+  CovrlGelu({ inputs, backend }) {
+    const k = 'CovrlGelu';
+    const be = wasmBackend(k, backend);
+    const [x] = floatInputs(k, inputs, ['x']) as [TensorInfo];
+    const y = be.makeOutput([...x.shape], 'float32');
+    exportsFor(be).gelu(offsetOf(be, x, k, 'x'), offsetOf(be, y, k, 'out'), sizeOf(x.shape));
+    return y;
+  },
+  CovrlGeluGrad({ inputs, backend }) {
+    const k = 'CovrlGeluGrad';
+    const be = wasmBackend(k, backend);
+    const [dy, x] = floatInputs(k, inputs, ['dy', 'x']) as [TensorInfo, TensorInfo];
+    sameShape(k, x, dy, 'x', 'dy');
+    const dx = be.makeOutput([...x.shape], 'float32');
+    exportsFor(be).gelu_grad(
+      offsetOf(be, dy, k, 'dy'),
+      offsetOf(be, x, k, 'x'),
+      offsetOf(be, dx, k, 'out'),
+      sizeOf(x.shape),
+    );
+    return dx;
+  },
+  CovrlSiluGate({ inputs, backend }) {
+    const k = 'CovrlSiluGate';
+    const be = wasmBackend(k, backend);
+    const [g, u] = floatInputs(k, inputs, ['gate', 'up']) as [TensorInfo, TensorInfo];
+    sameShape(k, g, u, 'gate', 'up');
+    const y = be.makeOutput([...g.shape], 'float32');
+    exportsFor(be).silu_gate(
+      offsetOf(be, g, k, 'gate'),
+      offsetOf(be, u, k, 'up'),
+      offsetOf(be, y, k, 'out'),
+      sizeOf(g.shape),
+    );
+    return y;
+  },
+  CovrlSiluGateGrad({ inputs, backend }) {
+    const k = 'CovrlSiluGateGrad';
+    const be = wasmBackend(k, backend);
+    const [dy, g, u] = floatInputs(k, inputs, ['dy', 'gate', 'up']) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    sameShape(k, g, u, 'gate', 'up');
+    sameShape(k, g, dy, 'gate', 'dy');
+    const dg = be.makeOutput([...g.shape], 'float32');
+    const du = be.makeOutput([...g.shape], 'float32');
+    exportsFor(be).silu_gate_grad(
+      offsetOf(be, dy, k, 'dy'),
+      offsetOf(be, g, k, 'gate'),
+      offsetOf(be, u, k, 'up'),
+      offsetOf(be, dg, k, 'out'),
+      offsetOf(be, du, k, 'out'),
+      sizeOf(g.shape),
+    );
+    return [dg, du];
+  },
+  CovrlKvWrite: kvWrite,
+};
+
+/** The in-place KV-cache write of {@link FUSED_KERNEL_NAMES} (`CovrlKvWrite`). */
+function kvWrite({ inputs, backend, attrs }: Parameters<Kernel>[0]): TensorInfo {
+  const k = 'CovrlKvWrite';
+  const be = wasmBackend(k, backend);
+  const [cache, update] = floatInputs(k, inputs, ['cache', 'update']) as [TensorInfo, TensorInfo];
+  const position = attrs?.['position'];
+  const [B, H, T, hd] = cache.shape as [number, number, number, number];
+  if (cache.shape.length !== 4) {
+    throw new Error(`${k}: 'cache' must be [B, H, T, hd], got [${cache.shape.join(', ')}]`);
+  }
+  if (
+    typeof position !== 'number' ||
+    !Number.isInteger(position) ||
+    position < 0 ||
+    position >= T
+  ) {
+    throw new Error(
+      `${k}: attr 'position' must be an integer in [0, ${T}), got ${String(position)}`,
+    );
+  }
+  if (sizeOf(update.shape) !== B * H * hd) {
+    throw new Error(
+      `${k}: 'update' must hold B·H·hd = ${B * H * hd} values, got [${update.shape.join(', ')}]`,
+    );
+  }
+  const heap = be.wasm.HEAPU8;
+  const dst = offsetOf(be, cache, k, 'cache') + position * hd * 4;
+  const src = offsetOf(be, update, k, 'update');
+  const row = hd * 4;
+  for (let bh = 0; bh < B * H; bh++) {
+    heap.copyWithin(dst + bh * T * row, src + bh * row, src + (bh + 1) * row);
+  }
+  (be as unknown as { incRef(dataId: unknown): void }).incRef(cache.dataId);
+  return { dataId: cache.dataId, shape: [...cache.shape], dtype: cache.dtype };
+}
+
+const BYTES: Partial<Record<DataType, number>> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * `Identity` without a copy: the output shares the input's heap block (reference-counted by the
+ * backend, as `Reshape` already does). TF.js tensors are immutable and no wasm kernel writes into
+ * its inputs, so sharing is safe; the stock kernel copies, and `tf.customGrad` runs `Identity` on
+ * every tensor it saves for the backward pass (168 copies in one step of the reference model).
+ */
+function makeIdentity(original: KernelFunc): KernelFunc {
+  return (params) => {
+    const x = params.inputs['x'];
+    const backend = params.backend as { incRef?: (id: unknown) => void };
+    if (x == null || x.dtype === 'string' || typeof backend.incRef !== 'function') {
+      return original(params);
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+/**
+ * `GatherV2` (`batchDims` 0) as one contiguous block copy per index (`copyWithin` on the heap): the
+ * stock wasm kernel walks elements one by one (a row gather of [2032, 128] took about 4 ms). Indices
+ * out of range, other dtypes and `batchDims` > 0 go to the original kernel, so its behaviour there
+ * is unchanged.
+ */
+function makeGather(original: KernelFunc): KernelFunc {
+  return (params) => {
+    const { inputs, backend, attrs } = params;
+    const x = inputs['x'];
+    const indices = inputs['indices'];
+    const bytes = x == null ? undefined : BYTES[x.dtype];
+    const batchDims = attrs?.['batchDims'] ?? 0;
+    const rawAxis = attrs?.['axis'];
+    if (
+      x == null ||
+      indices == null ||
+      bytes === undefined ||
+      indices.dtype !== 'int32' ||
+      batchDims !== 0 ||
+      typeof rawAxis !== 'number' ||
+      !isWasmBackendLike(backend)
+    ) {
+      return original(params);
+    }
+    const axis = rawAxis < 0 ? rawAxis + x.shape.length : rawAxis;
+    const n = x.shape[axis];
+    if (n === undefined || axis < 0) return original(params);
+    const count = sizeOf(indices.shape);
+    const xOffset = backend.dataIdMap.get(x.dataId)?.memoryOffset;
+    const iOffset = backend.dataIdMap.get(indices.dataId)?.memoryOffset;
+    if (xOffset == null || iOffset == null) return original(params);
+    const idx = new Int32Array(backend.wasm.HEAPU8.buffer, iOffset, count);
+    for (let i = 0; i < count; i++) {
+      const id = idx[i] as number;
+      if (!(id >= 0 && id < n)) return original(params);
+    }
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const innerBytes = sizeOf(x.shape.slice(axis + 1)) * bytes;
+    const out = backend.makeOutput(
+      [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)],
+      x.dtype,
+    );
+    // Views are taken after makeOutput: an allocation can grow the heap and detach old buffers.
+    const heap = backend.wasm.HEAPU8;
+    const indexView = new Int32Array(heap.buffer, iOffset, count);
+    const outOffset = backend.dataIdMap.get(out.dataId)?.memoryOffset ?? 0;
+    for (let o = 0; o < outer; o++) {
+      const src = xOffset + o * n * innerBytes;
+      const dst = outOffset + o * count * innerBytes;
+      for (let i = 0; i < count; i++) {
+        const from = src + (indexView[i] as number) * innerBytes;
+        heap.copyWithin(dst + i * innerBytes, from, from + innerBytes);
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * Registers the fused kernels of {@link FUSED_KERNEL_NAMES} on the wasm backend, and replaces its
+ * `Identity` (by a zero-copy one) and `GatherV2` (by block copies); the replaced originals are
+ * kept for what the new ones decline and for {@link disableWasmFusedKernels}. Needs no BLAS: it
+ * works wherever the wasm backend does, with or without {@link enableWasmBlas}.
+ *
+ * Idempotent. Declines (and says why) when the environment has `COVRL_FUSED=0` or when the wasm
+ * backend package has not been imported. The fused module is compiled on first use and
+ * instantiated once per backend memory.
+ */
+export function enableWasmFusedKernels(): WasmFusedKernelsStatus {
+  if (process.env['COVRL_FUSED'] === '0') {
+    disableWasmFusedKernels();
+    state.status = {
+      active: false,
+      reason: 'disabled by COVRL_FUSED=0: the stock wasm kernels run',
+    };
+    return state.status;
+  }
+  if (state.installed !== null) return state.status;
+  const originals = new Map<string, KernelConfig>();
+  for (const name of REPLACED) {
+    const config = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
+    if (config === undefined) {
+      state.status = {
+        active: false,
+        reason: `the wasm backend is not registered (no ${name} kernel): import @tensorflow/tfjs-backend-wasm first`,
+      };
+      return state.status;
+    }
+    originals.set(name, config);
+  }
+  const replacements = new Map<string, KernelFunc>([
+    ['Identity', makeIdentity((originals.get('Identity') as KernelConfig).kernelFunc)],
+    ['GatherV2', makeGather((originals.get('GatherV2') as KernelConfig).kernelFunc)],
+  ]);
+  for (const [name, kernelFunc] of replacements) {
+    const original = originals.get(name);
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc,
+      ...(original?.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      ...(original?.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+    });
+  }
+  for (const name of FUSED_KERNEL_NAMES) {
+    if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
+    const kernelFunc = fusedKernels[name] as unknown as KernelFunc;
+    replacements.set(name, kernelFunc);
+    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+  }
+  state.installed = { originals, replacements };
+  state.status = {
+    active: true,
+    reason: `${FUSED_KERNEL_NAMES.join(', ')} registered and Identity (zero-copy), GatherV2 (block copies) replaced on the wasm backend`,
+  };
+  return state.status;
+}
+
+/**
+ * Unregisters the fused kernels and restores the original `Identity` and `GatherV2` (a kernel
+ * re-registered by someone else since is left alone). Idempotent.
+ */
+export function disableWasmFusedKernels(): WasmFusedKernelsStatus {
+  const installed = state.installed;
+  if (installed === null) return state.status;
+  for (const [name, kernelFunc] of installed.replacements) {
+    const current = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
+    if (current?.kernelFunc !== kernelFunc) continue;
+    tf.unregisterKernel(name, BACKEND);
+    const original = installed.originals.get(name);
+    if (original !== undefined) tf.registerKernel(original);
+  }
+  state.installed = null;
+  state.status = { active: false, reason: 'disabled by disableWasmFusedKernels()' };
+  return state.status;
+}
+
+/** Whether the fused kernels are registered, and why (see {@link enableWasmFusedKernels}). */
+export function wasmFusedKernelsStatus(): WasmFusedKernelsStatus {
+  return state.status;
+}
