@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- [--json] [--quick]`: the reference training step and KV-cache sampling with
+ * `npm run bench -- [--json] [--quick] [--threads N]`: the reference training step and KV-cache sampling with
  * the engine of @covrl/tfjs-wasm-blas off, fused kernels only, and BLAS + fused (the default), each
- * as a ratio to PyTorch (one thread) measured in the same run,
+ * as a ratio to PyTorch at the same thread count (one by default, `--threads N`) measured in the
+ * same run,
  * MFU, matmul throughput with and without the engine, and a per-kernel profile of one training
  * step. The last line printed is one JSON object with every number.
  *
@@ -22,7 +23,9 @@ import {
   profileKernels,
   wasmBlasStatus,
   wasmFusedKernelsStatus,
+  FUSED_KERNEL_NAMES,
 } from '@covrl/tfjs-wasm-blas';
+import type { WasmFusedKernelName } from '@covrl/tfjs-wasm-blas';
 import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
 import { referenceModelConfig, runModelBench } from './model-bench.js';
 import type { ModelBenchResult } from './model-bench.js';
@@ -31,6 +34,16 @@ import { runSamplerOverheadBench } from './sampler-overhead.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
+/**
+ * `--threads N` (default 1): OpenBLAS threads for the BLAS engine AND PyTorch's thread count, so
+ * the two always compare at the same number of threads.
+ */
+const threadsArg = process.argv.indexOf('--threads');
+const threads = threadsArg === -1 ? 1 : Number(process.argv[threadsArg + 1]);
+if (!(Number.isInteger(threads) && threads > 0)) {
+  console.error(`bench: --threads must be a positive integer, got ${process.argv[threadsArg + 1]}`);
+  process.exit(2);
+}
 const log = (line: string): void => {
   if (!json) console.error(line);
 };
@@ -49,7 +62,16 @@ function runTorch(
   try {
     const out = execFileSync(
       '/usr/bin/python3',
-      [script, '--threads', '1', '--steps', String(steps), '--new-tokens', '64', ...extra],
+      [
+        script,
+        '--threads',
+        String(threads),
+        '--steps',
+        String(steps),
+        '--new-tokens',
+        '64',
+        ...extra,
+      ],
       {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,7 +131,7 @@ const steps = quick ? 2 : 5;
 /** The issue's larger config: same shape of run, 4× the width. */
 const LARGER = { dModel: 256, nLayers: 6, nHeads: 8 } as const;
 
-log('benchmark: PyTorch reference (1 thread)');
+log(`benchmark: PyTorch reference (${threads} thread(s))`);
 const torch = runTorch(steps);
 if (torch.result === null) log(torch.reason);
 
@@ -151,7 +173,7 @@ const fusedStatus = enableWasmFusedKernels();
 if (!fusedStatus.active) log(`fused kernels inactive: ${fusedStatus.reason}`);
 const fusedOnly = fusedStatus.active ? await measure(undefined, false) : plain;
 log('benchmark: reference config, BLAS engine and fused kernels on (the default)');
-const status = enableWasmBlas();
+const status = enableWasmBlas({ threads });
 if (!status.active) log(`BLAS engine inactive: ${status.reason}`);
 const fast = status.active ? await measure(undefined, true) : fusedOnly;
 log('benchmark: larger config (d 256, 6 layers, 8 heads)');
@@ -159,6 +181,45 @@ const torchLarger = quick
   ? { result: null, reason: 'skipped with --quick' }
   : runTorchLarger(steps);
 const larger = await measure(LARGER, status.active);
+
+/**
+ * What each fused kernel pays: the reference step and batch-64 sampling with all of them, and with
+ * each group left out in turn (BLAS on), in the same run.
+ */
+async function fusedAblation(): Promise<unknown> {
+  const groups: Record<string, readonly WasmFusedKernelName[]> = {
+    adamw: ['CovrlAdamW'],
+    layerNorm: ['CovrlLayerNorm', 'CovrlLayerNormGrad'],
+    gelu: ['CovrlGelu', 'CovrlGeluGrad'],
+    kvWrite: ['CovrlKvWrite'],
+    identity: ['Identity'],
+    gather: ['GatherV2'],
+  };
+  const all = [...FUSED_KERNEL_NAMES, 'Identity', 'GatherV2'] as WasmFusedKernelName[];
+  const timeWith = async (kernels: readonly WasmFusedKernelName[]) => {
+    enableWasmFusedKernels({ kernels });
+    const r = await runModelBench({
+      steps: quick ? 2 : 3,
+      samplingBatches: [64],
+      newTokens: 64,
+      matMulGradient: status.active ? 'flags' : 'auto',
+    });
+    return {
+      trainSecondsPerStep: r.train.secondsPerStep,
+      sampleB64TokensPerSecond: r.sampling[0]?.tokensPerSecond ?? null,
+    };
+  };
+  const withAll = await timeWith(all);
+  const without: Record<string, unknown> = {};
+  for (const [group, names] of Object.entries(groups)) {
+    log(`benchmark: fused kernels without ${group}`);
+    without[group] = await timeWith(all.filter((name) => !names.includes(name)));
+  }
+  enableWasmFusedKernels();
+  return { withAll, without };
+}
+log('benchmark: fused-kernel ablation (each group left out in turn)');
+const ablation = await fusedAblation();
 
 log('benchmark: matmul kernels');
 const kernels = await runBlasBench({ budgetMs: quick ? 100 : 300 });
@@ -171,6 +232,7 @@ const result = {
   backend: tf.getBackend(),
   blas: wasmBlasStatus(),
   fusedKernels: wasmFusedKernelsStatus(),
+  threads,
   peakGflops: 166,
   torchReason: torch.reason,
   /** The default path (BLAS engine when active), as the issue's contract names it. */
@@ -180,6 +242,7 @@ const result = {
   referenceConfigFusedOnly: summarise(fusedOnly, torch.result),
   largerConfig: { config: LARGER, ...summarise(larger, torchLarger.result) },
   kernels,
+  fusedAblation: ablation,
   profile,
   samplerOverhead: sampler,
 };

@@ -496,6 +496,22 @@ describe('replaced stock kernels', () => {
 });
 
 describe('switching', () => {
+  it('registers only the kernels asked for, and a new set replaces the old one', () => {
+    const ourGather = tf.getKernel('GatherV2', 'wasm')!.kernelFunc;
+    const status = enableWasmFusedKernels({ kernels: ['CovrlAdamW', 'Identity'] });
+    expect(status.reason).toBe(
+      'CovrlAdamW registered; Identity (zero-copy) replaced on the wasm backend',
+    );
+    expect(tf.getKernel('CovrlAdamW', 'wasm')).toBeDefined();
+    expect(tf.getKernel('CovrlGelu', 'wasm')).toBeUndefined();
+    expect(tf.getKernel('GatherV2', 'wasm')!.kernelFunc).not.toBe(ourGather); // back to the stock one
+    expect(() => enableWasmFusedKernels({ kernels: ['CovrlNope' as 'CovrlAdamW'] })).toThrow(
+      /unknown kernel 'CovrlNope'/,
+    );
+    expect(enableWasmFusedKernels().active).toBe(true);
+    expect(FUSED_KERNEL_NAMES.every((name) => tf.getKernel(name, 'wasm') !== undefined)).toBe(true);
+  });
+
   it('COVRL_FUSED=0 unregisters everything and restores the stock kernels', () => {
     const ours = tf.getKernel('Identity', 'wasm')!.kernelFunc;
     process.env['COVRL_FUSED'] = '0';

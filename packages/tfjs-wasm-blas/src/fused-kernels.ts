@@ -551,17 +551,43 @@ function makeGather(original: KernelFunc): KernelFunc {
   };
 }
 
+/** A kernel this module can register or replace: one of {@link FUSED_KERNEL_NAMES}, `Identity` or `GatherV2`. */
+export type WasmFusedKernelName = (typeof FUSED_KERNEL_NAMES)[number] | (typeof REPLACED)[number];
+
+/** Options of {@link enableWasmFusedKernels}. */
+export interface WasmFusedKernelsOptions {
+  /**
+   * Which kernels to register or replace; default all of {@link FUSED_KERNEL_NAMES} plus
+   * `Identity` and `GatherV2`. A subset is for measuring what each one pays (the benchmark's
+   * ablation) or for leaving one out; a `*Grad` kernel without its forward is allowed.
+   */
+  readonly kernels?: readonly WasmFusedKernelName[];
+}
+
+const ALL_KERNELS: readonly WasmFusedKernelName[] = [...FUSED_KERNEL_NAMES, ...REPLACED];
+
 /**
  * Registers the fused kernels of {@link FUSED_KERNEL_NAMES} on the wasm backend, and replaces its
  * `Identity` (by a zero-copy one) and `GatherV2` (by block copies); the replaced originals are
  * kept for what the new ones decline and for {@link disableWasmFusedKernels}. Needs no BLAS: it
  * works wherever the wasm backend does, with or without {@link enableWasmBlas}.
  *
- * Idempotent. Declines (and says why) when the environment has `COVRL_FUSED=0` or when the wasm
- * backend package has not been imported. The fused module is compiled on first use and
- * instantiated once per backend memory.
+ * Idempotent for the same kernel set; another set replaces the current one. Declines (and says
+ * why) when the environment has `COVRL_FUSED=0` or when the wasm backend package has not been
+ * imported. The fused module is compiled on first use and instantiated once per backend memory.
+ * @throws Error naming an unknown kernel in `options.kernels`.
  */
-export function enableWasmFusedKernels(): WasmFusedKernelsStatus {
+export function enableWasmFusedKernels(
+  options: WasmFusedKernelsOptions = {},
+): WasmFusedKernelsStatus {
+  const wanted = options.kernels ?? ALL_KERNELS;
+  for (const name of wanted) {
+    if (!ALL_KERNELS.includes(name)) {
+      throw new Error(
+        `enableWasmFusedKernels: unknown kernel '${String(name)}' in options.kernels; known: ${ALL_KERNELS.join(', ')}`,
+      );
+    }
+  }
   if (process.env['COVRL_FUSED'] === '0') {
     disableWasmFusedKernels();
     state.status = {
@@ -570,7 +596,14 @@ export function enableWasmFusedKernels(): WasmFusedKernelsStatus {
     };
     return state.status;
   }
-  if (state.installed !== null) return state.status;
+  const installed = state.installed;
+  if (installed !== null) {
+    const same =
+      installed.replacements.size === new Set(wanted).size &&
+      wanted.every((name) => installed.replacements.has(name));
+    if (same) return state.status;
+    disableWasmFusedKernels();
+  }
   const originals = new Map<string, KernelConfig>();
   for (const name of REPLACED) {
     const config = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
@@ -583,31 +616,48 @@ export function enableWasmFusedKernels(): WasmFusedKernelsStatus {
     }
     originals.set(name, config);
   }
-  const replacements = new Map<string, KernelFunc>([
-    ['Identity', makeIdentity((originals.get('Identity') as KernelConfig).kernelFunc)],
-    ['GatherV2', makeGather((originals.get('GatherV2') as KernelConfig).kernelFunc)],
-  ]);
-  for (const [name, kernelFunc] of replacements) {
-    const original = originals.get(name);
+  const makers: Record<(typeof REPLACED)[number], (original: KernelFunc) => KernelFunc> = {
+    Identity: makeIdentity,
+    GatherV2: makeGather,
+  };
+  const replacements = new Map<string, KernelFunc>();
+  for (const name of REPLACED) {
+    if (!wanted.includes(name)) continue;
+    const original = originals.get(name) as KernelConfig;
+    const kernelFunc = makers[name](original.kernelFunc);
+    replacements.set(name, kernelFunc);
     tf.unregisterKernel(name, BACKEND);
     tf.registerKernel({
       kernelName: name,
       backendName: BACKEND,
       kernelFunc,
-      ...(original?.setupFunc ? { setupFunc: original.setupFunc } : {}),
-      ...(original?.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
+      ...(original.setupFunc ? { setupFunc: original.setupFunc } : {}),
+      ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
     });
   }
   for (const name of FUSED_KERNEL_NAMES) {
+    if (!wanted.includes(name)) continue;
     if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
     const kernelFunc = fusedKernels[name] as unknown as KernelFunc;
     replacements.set(name, kernelFunc);
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
   }
   state.installed = { originals, replacements };
+  const registered = FUSED_KERNEL_NAMES.filter((name) => replacements.has(name));
+  const replaced = REPLACED.filter((name) => replacements.has(name)).map((name) =>
+    name === 'Identity' ? 'Identity (zero-copy)' : 'GatherV2 (block copies)',
+  );
   state.status = {
-    active: true,
-    reason: `${FUSED_KERNEL_NAMES.join(', ')} registered and Identity (zero-copy), GatherV2 (block copies) replaced on the wasm backend`,
+    active: replacements.size > 0,
+    reason:
+      replacements.size === 0
+        ? 'no kernel asked for (options.kernels is empty)'
+        : `${[
+            registered.length > 0 ? `${registered.join(', ')} registered` : '',
+            replaced.length > 0 ? `${replaced.join(' and ')} replaced` : '',
+          ]
+            .filter((part) => part !== '')
+            .join('; ')} on the wasm backend`,
   };
   return state.status;
 }

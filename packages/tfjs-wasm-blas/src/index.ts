@@ -10,7 +10,11 @@ export {
   wasmFusedKernelsStatus,
   FUSED_KERNEL_NAMES,
 } from './fused-kernels.js';
-export type { WasmFusedKernelsStatus } from './fused-kernels.js';
+export type {
+  WasmFusedKernelName,
+  WasmFusedKernelsOptions,
+  WasmFusedKernelsStatus,
+} from './fused-kernels.js';
 export { profileKernels } from './profile-kernels.js';
 export type { KernelTime } from './profile-kernels.js';
 export { classifyBlasLibrary } from './classify-blas-library.js';
