@@ -1,13 +1,20 @@
 /**
  * Checkpoints: weights, optimizer state, step, RNG and method state, data cursor and the resolved
- * config, in one directory per step:
+ * config, in one directory per step. Each checkpoint directory is also a loadable model directory
+ * in the Hugging Face-like layout `covrl pretrain` writes (`config.json`, `model.safetensors`, the
+ * tokenizer), so `covrl eval --base <run>/checkpoints/step-000020` and `train --base` read it:
  *
  * ```
- * <run>/checkpoints/step-000020/model.safetensors      weights, canonical names (F32)
- * <run>/checkpoints/step-000020/optimizer.safetensors  AdamW moments `m/<name>`, `v/<name>`
- * <run>/checkpoints/step-000020/state.json             step, cursor, RNG, method state, config
- * <run>/checkpoints/latest.json                        { "step": 20, "dir": "step-000020" }
+ * <run>/checkpoints/step-000020/config.json                 model config (HF)
+ * <run>/checkpoints/step-000020/model.safetensors           weights, HF names (F32)
+ * <run>/checkpoints/step-000020/covrl-char-tokenizer.json   tokenizer (or tokenizer.json)
+ * <run>/checkpoints/step-000020/optimizer.safetensors       AdamW moments `m/<name>`, `v/<name>`
+ * <run>/checkpoints/step-000020/state.json                  step, cursor, RNG, method state, config
+ * <run>/checkpoints/latest.json                             { "step": 20, "dir": "step-000020" }
  * ```
+ *
+ * Checkpoints written before the model files were added (`model.safetensors` in canonical names,
+ * no `config.json`) still resume; they are not loadable as models.
  *
  * A checkpoint is written into a temporary directory, every file fsynced, and then renamed into
  * place; `latest.json` is replaced atomically afterwards. A crash at any point leaves the previous
@@ -16,7 +23,13 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { parseSafetensors, serializeSafetensors } from '@covrl/models';
+import {
+  loadPretrainedFiles,
+  parseSafetensors,
+  savePretrainedFiles,
+  serializeSafetensors,
+} from '@covrl/models';
+import type { CharTokenizer, HfTokenizer, ModelConfig } from '@covrl/models';
 import { writeFileAtomicSync } from './util/atomic.js';
 
 export interface CheckpointState {
@@ -41,10 +54,25 @@ export interface Checkpoint {
 
 type Named = Readonly<Record<string, tf.Tensor>>;
 
-async function toSafetensors(
+/** What makes a checkpoint a model directory: the model's config and its tokenizer. */
+export interface CheckpointModel {
+  readonly config: ModelConfig;
+  readonly tokenizer: CharTokenizer | HfTokenizer;
+}
+
+/** Everything one checkpoint holds. */
+export interface CheckpointFiles {
+  readonly state: CheckpointState;
+  /** Model weights by canonical name (float32). */
+  readonly weights: Named;
+  /** Optimizer moments by name (float32). */
+  readonly optimizer: Named;
+  readonly model: CheckpointModel;
+}
+
+async function floatEntries(
   tensors: Named,
-  metadata: Record<string, string>,
-): Promise<Uint8Array> {
+): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== 'float32') {
@@ -54,7 +82,14 @@ async function toSafetensors(
     }
     out[name] = { shape: t.shape.slice(), data: (await t.data()) as Float32Array };
   }
-  return serializeSafetensors(out, metadata);
+  return out;
+}
+
+async function toSafetensors(
+  tensors: Named,
+  metadata: Record<string, string>,
+): Promise<Uint8Array> {
+  return serializeSafetensors(await floatEntries(tensors), metadata);
 }
 
 function fromSafetensors(path: string): Record<string, tf.Tensor> {
@@ -74,18 +109,26 @@ const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}
  */
 export async function saveCheckpoint(
   root: string,
-  state: CheckpointState,
-  weights: Named,
-  optimizer: Named,
+  files: CheckpointFiles,
   keep = 2,
 ): Promise<string> {
+  const { state } = files;
   const name = stepDir(state.step);
   const final = join(root, name);
   const tmp = join(root, `.${name}.${process.pid}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
-  const meta = { step: String(state.step), format: 'covrl-checkpoint-1' };
-  writeFileAtomicSync(join(tmp, 'model.safetensors'), await toSafetensors(weights, meta));
-  writeFileAtomicSync(join(tmp, 'optimizer.safetensors'), await toSafetensors(optimizer, meta));
+  const meta = { step: String(state.step), format: 'covrl-checkpoint-2' };
+  // The model files in the HF-like layout (every file written atomically into `tmp`).
+  await savePretrainedFiles(tmp, {
+    config: files.model.config,
+    weights: await floatEntries(files.weights),
+    tokenizer: files.model.tokenizer,
+    metadata: { step: meta.step, covrl: meta.format },
+  });
+  writeFileAtomicSync(
+    join(tmp, 'optimizer.safetensors'),
+    await toSafetensors(files.optimizer, meta),
+  );
   writeFileAtomicSync(join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
@@ -102,6 +145,12 @@ export async function saveCheckpoint(
   return final;
 }
 
+/** The directory of the newest complete checkpoint under `root`, or undefined when there is none. */
+export function latestCheckpointDir(root: string): string | undefined {
+  const step = latestCheckpointStep(root);
+  return step === undefined ? undefined : join(root, stepDir(step));
+}
+
 /** The step of the newest complete checkpoint under `root`, or undefined when there is none. */
 export function latestCheckpointStep(root: string): number | undefined {
   const pointer = join(root, 'latest.json');
@@ -114,20 +163,30 @@ export function latestCheckpointStep(root: string): number | undefined {
 }
 
 /** Load the newest complete checkpoint under `root` (tensors are owned by the caller). */
-export function loadCheckpoint(root: string): Checkpoint | undefined {
-  const step = latestCheckpointStep(root);
-  if (step === undefined) return undefined;
-  const dir = join(root, stepDir(step));
+export async function loadCheckpoint(root: string): Promise<Checkpoint | undefined> {
+  const dir = latestCheckpointDir(root);
+  if (dir === undefined) return undefined;
   for (const f of ['model.safetensors', 'optimizer.safetensors', 'state.json']) {
     if (!existsSync(join(dir, f))) {
       throw new Error(`${join(dir, f)}: missing from checkpoint; it is incomplete or was moved`);
     }
   }
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  let weights: Record<string, tf.Tensor>;
+  if (existsSync(join(dir, 'config.json'))) {
+    // A model directory: HF names, converted back to the canonical ones (exactly: F32 throughout).
+    const files = await loadPretrainedFiles(dir);
+    weights = {};
+    for (const [name, t] of Object.entries(files.weights)) {
+      weights[name] = tf.tensor(t.data, [...t.shape], 'float32');
+    }
+  } else {
+    weights = fromSafetensors(join(dir, 'model.safetensors'));
+  }
   return {
     dir,
     state,
-    weights: fromSafetensors(join(dir, 'model.safetensors')),
+    weights,
     optimizer: fromSafetensors(join(dir, 'optimizer.safetensors')),
   };
 }

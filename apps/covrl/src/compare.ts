@@ -3,6 +3,14 @@
  * verifree, rlpr and covrl trained from it over several seeds under the same budget, each
  * evaluated on the in-domain, transfer and hard splits, and a report written from the results.
  * Optional sweeps run CoVRL's α ∈ {0.1, 0.9} and λ_KL = 0.1 beside its defaults (α 0.5, λ_KL 1).
+ *
+ * `results.json`, `report.md` and `report.html` are rewritten (atomically) after every run, so an
+ * interrupted or crashed comparison leaves a valid report of what is done. A run that stops on a
+ * non-finite value is recorded as `failed` with the trainer's reason and the comparison goes on
+ * (one diverging method or seed must not cost the others). Ctrl-C lets the current training step
+ * finish, saves its checkpoint, records the run as `interrupted` and stops the whole comparison.
+ * Rerunning the same command continues: runs already recorded with the same config are kept, an
+ * interrupted run resumes from its checkpoint, the rest are trained.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +24,11 @@ import type { BaseMeta } from './model-io.js';
 import { pretrain } from './pretrain.js';
 import { buildTask } from './task.js';
 import { evaluateSplits, train } from './train/trainer.js';
-import { readLog } from './run/log.js';
+import type { MethodRunner } from './train/common.js';
+import { configChanges } from './train/resume.js';
+import { latestCheckpointStep } from './checkpoint.js';
+import { NonFiniteError, readLog } from './run/log.js';
+import { checkResults } from './report/results.js';
 import type { Results, RunResult } from './report/results.js';
 import { writeReport } from './report/build.js';
 
@@ -46,6 +58,18 @@ export interface CompareOptions {
   readonly backend: string;
   readonly version: string;
   readonly log?: (line: string) => void;
+  /** Tests: the method runner of one run (fault injection); undefined keeps the method's own. */
+  readonly runnerFor?: (run: {
+    readonly label: string;
+    readonly method: Method;
+    readonly seed: number;
+  }) => MethodRunner | undefined;
+}
+
+/** `compare`'s results, with whether it was interrupted and which runs failed. */
+export interface CompareOutcome extends Results {
+  readonly interrupted: boolean;
+  readonly failed: readonly RunResult[];
 }
 
 function decode(sources: ConfigSources): Config {
@@ -62,7 +86,9 @@ function readMeta(dir: string): BaseMeta | undefined {
 /** Per-step curves of a run, read back from its metrics log (so resumed runs are complete). */
 export function curvesOf(runDir: string): Record<string, number[]> {
   const curves: Record<string, number[]> = { step: [] };
-  const records = readLog(join(runDir, 'metrics.jsonl')).filter((r) => r.type === 'step');
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return curves;
+  const records = readLog(path).filter((r) => r.type === 'step');
   records.forEach((r, i) => {
     if (r.type !== 'step') return;
     curves['step']?.push(r.step);
@@ -75,13 +101,73 @@ export function curvesOf(runDir: string): Record<string, number[]> {
   return curves;
 }
 
-/** Run the comparison and write `results.json`, `report.md` and `report.html` into `out`. */
-export async function compare(options: CompareOptions): Promise<Results> {
+/** The resolved config a run directory's log starts with (undefined without a log). */
+function loggedConfig(runDir: string): unknown {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return undefined;
+  const first = readLog(path)[0];
+  return first?.type === 'config' ? first.config : undefined;
+}
+
+/** The results.json an earlier invocation left in `out`, if readable. */
+function previousResults(out: string): Results | undefined {
+  const path = join(out, 'results.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return checkResults(JSON.parse(readFileSync(path, 'utf8')), path);
+  } catch (_error) {
+    return undefined;
+  }
+}
+
+/**
+ * Run the comparison and write `results.json`, `report.md` and `report.html` into `out`, after
+ * every run. Resolves with the results when all runs are recorded or after Ctrl-C
+ * (`interrupted`); runs that stopped on a non-finite value are in `failed`. Other errors
+ * propagate, after the runs done so far are saved.
+ */
+export async function compare(options: CompareOptions): Promise<CompareOutcome> {
   const log = options.log ?? ((line: string) => console.error(line));
   const preset = options.sources.preset ?? 'standard';
   const baseConfig = decode({ ...options.sources, method: 'covrl' });
   const fingerprint = baseFingerprint(baseConfig);
 
+  // Ctrl-C: stop after the current phase (a training run saves its checkpoint first); twice: now.
+  let stopping = false;
+  const onSigint = (): void => {
+    if (stopping) {
+      process.stderr.write('second interrupt: exiting now; results.json holds the runs done\n');
+      process.exit(130);
+    }
+    stopping = true;
+    log(
+      'interrupt: finishing the current run step, then saving results (Ctrl-C again to quit now)',
+    );
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await compareRuns(options, {
+      log,
+      preset,
+      baseConfig,
+      fingerprint,
+      stop: () => stopping,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+interface CompareContext {
+  readonly log: (line: string) => void;
+  readonly preset: string;
+  readonly baseConfig: Config;
+  readonly fingerprint: string;
+  readonly stop: () => boolean;
+}
+
+async function compareRuns(options: CompareOptions, c: CompareContext): Promise<CompareOutcome> {
+  const { log, baseConfig, fingerprint } = c;
   // 1. The base model: given, embedded, reused from an earlier compare, or pretrained now.
   let baseDir = options.base;
   if (baseDir === undefined) {
@@ -110,23 +196,8 @@ export async function compare(options: CompareOptions): Promise<Results> {
         .join(', ') +
       ` (${task.removedOverlap} evaluation draws dropped: also in the training pool)`,
   );
-  const runs: RunResult[] = [];
 
-  // 2. The base model itself, evaluated once per seed (sampling seeds differ).
-  for (const seed of options.seeds) {
-    const { model, tokenizer } = await loadBase(baseDir, seed);
-    const splits = await evaluateSplits(
-      { ...baseConfig, seed } as Config,
-      model,
-      tokenizer,
-      task,
-      seed,
-    );
-    model.dispose();
-    runs.push({ label: 'base', method: 'base', seed, variant: {}, splits, curves: {} });
-  }
-
-  // 3. Every method and variant over every seed, from the same base.
+  // Every method and variant over every seed, from the same base.
   const variants: { label: string; method: Method; flags: Record<string, string> }[] = (
     options.methods ?? COMPARE_METHODS
   ).map((m) => ({ label: m, method: m, flags: {} }));
@@ -138,8 +209,89 @@ export async function compare(options: CompareOptions): Promise<Results> {
   if (options.sweepKl === true) {
     variants.push({ label: 'covrl λ_KL=0.1', method: 'covrl', flags: { 'covrl.klCoef': '0.1' } });
   }
+  const planned = options.seeds.length * (1 + variants.length);
+
+  // An earlier invocation's results: runs recorded with the same config are kept, not redone.
+  const previous = previousResults(options.out);
+  const sameBase =
+    previous !== undefined &&
+    configChanges((previous.config as { resolved?: unknown } | null)?.resolved, baseConfig)
+      .length === 0 &&
+    (previous.config as { baseDir?: unknown } | null)?.baseDir === baseDir;
+  const previousRun = (label: string, seed: number): RunResult | undefined =>
+    previous?.runs.find((r) => r.label === label && r.seed === seed);
+
+  const runs: RunResult[] = [];
+  const results = (state: 'running' | 'interrupted' | 'complete'): Results => ({
+    command: options.command,
+    createdAt: new Date().toISOString(),
+    covrlVersion: options.version,
+    backend: options.backend,
+    config: {
+      preset: c.preset,
+      seeds: options.seeds,
+      baseDir,
+      base: readMeta(baseDir) ?? null,
+      resolved: baseConfig,
+    },
+    splits: Object.keys(task.splits),
+    runs,
+    progress: { state, planned, recorded: runs.length },
+  });
+  const outcome = (state: 'interrupted' | 'complete'): CompareOutcome => ({
+    ...results(state),
+    interrupted: state === 'interrupted',
+    failed: runs.filter((r) => r.status === 'failed'),
+  });
+  // After every run: results.json, report.md and report.html, each replaced atomically.
+  const record = async (run: RunResult): Promise<void> => {
+    runs.push(run);
+    await writeReport(options.out, results('running'));
+  };
+  const stopNow = async (): Promise<CompareOutcome> => {
+    log(
+      `interrupted: ${runs.length} of ${planned} runs recorded in ${join(options.out, 'results.json')}; rerun the same command to continue`,
+    );
+    await writeReport(options.out, results('interrupted'));
+    return outcome('interrupted');
+  };
+
+  // 2. The base model itself, evaluated once per seed (sampling seeds differ).
+  for (const seed of options.seeds) {
+    if (c.stop()) return await stopNow();
+    const prev = sameBase ? previousRun('base', seed) : undefined;
+    if (prev !== undefined) {
+      log(`base, seed ${seed}: kept from the earlier results.json`);
+      await record(prev);
+      continue;
+    }
+    const { model, tokenizer } = await loadBase(baseDir, seed);
+    try {
+      const splits = await evaluateSplits(
+        { ...baseConfig, seed } as Config,
+        model,
+        tokenizer,
+        task,
+        seed,
+      );
+      await record({
+        label: 'base',
+        method: 'base',
+        seed,
+        variant: {},
+        splits,
+        curves: {},
+        status: 'done',
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+
+  // 3. Every method and variant over every seed.
   for (const v of variants) {
     for (const seed of options.seeds) {
+      if (c.stop()) return await stopNow();
       const config = decode({
         ...options.sources,
         method: v.method,
@@ -151,52 +303,90 @@ export async function compare(options: CompareOptions): Promise<Results> {
         .join('');
       const name = `${v.method}${suffix}-seed${seed}`;
       const runDir = join(options.out, 'runs', name);
-      log(`train: ${v.label}, seed ${seed} → ${runDir}`);
-      const outcome = await train({
-        config,
-        baseDir,
-        runDir,
-        command: options.command,
-        task,
-        quiet: false,
-      });
-      outcome.model.dispose();
       const variant: Record<string, number | string | boolean> = {};
       for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
-      runs.push({
-        label: v.label,
-        method: v.method,
-        seed,
-        variant,
-        splits: outcome.splits,
+      const entry = { label: v.label, method: v.method, seed, variant, runDir };
+
+      // Recorded earlier with the same config (done, or failed: a rerun would fail the same way,
+      // its steps being a pure function of the config): keep it.
+      const prev = previousRun(v.label, seed);
+      const logged = loggedConfig(runDir);
+      if (
+        prev !== undefined &&
+        prev.status !== 'interrupted' &&
+        logged !== undefined &&
+        configChanges(logged, config).length === 0
+      ) {
+        log(
+          `train: ${v.label}, seed ${seed}: kept from the earlier results.json (${prev.status ?? 'done'})` +
+            (prev.status === 'failed' ? `; delete ${runDir} to retry it` : ''),
+        );
+        await record(prev);
+        continue;
+      }
+      const resume = latestCheckpointStep(join(runDir, 'checkpoints')) !== undefined;
+      log(`train: ${v.label}, seed ${seed} → ${runDir}${resume ? ' (resuming)' : ''}`);
+      const runner = options.runnerFor?.({ label: v.label, method: v.method, seed });
+      let trained;
+      try {
+        trained = await train({
+          config,
+          baseDir,
+          runDir,
+          command: options.command,
+          task,
+          quiet: false,
+          resume,
+          ...(runner !== undefined ? { runner } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof NonFiniteError)) throw error;
+        // A diverged run is a result: record it with its reason and go on with the others.
+        log(`  ${v.label} seed ${seed}: FAILED: ${error.message}`);
+        await record({
+          ...entry,
+          splits: {},
+          curves: curvesOf(runDir),
+          status: 'failed',
+          reason: error.message,
+        });
+        continue;
+      }
+      trained.model.dispose();
+      if (trained.interrupted) {
+        await record({
+          ...entry,
+          splits: {},
+          curves: curvesOf(runDir),
+          seconds: trained.seconds,
+          status: 'interrupted',
+          reason: `interrupted at step ${trained.steps} of ${config.train.steps}; the checkpoint resumes it`,
+        });
+        return await stopNow();
+      }
+      await record({
+        ...entry,
+        splits: trained.splits,
         curves: curvesOf(runDir),
-        runDir,
-        seconds: outcome.seconds,
+        seconds: trained.seconds,
+        status: 'done',
       });
-      const acc = outcome.splits['in-domain'];
+      const acc = trained.splits['in-domain'];
       if (acc !== undefined) {
         log(
-          `  ${v.label} seed ${seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${outcome.seconds.toFixed(0)} s)`,
+          `  ${v.label} seed ${seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${trained.seconds.toFixed(0)} s)`,
         );
       }
     }
   }
 
-  const results: Results = {
-    command: options.command,
-    createdAt: new Date().toISOString(),
-    covrlVersion: options.version,
-    backend: options.backend,
-    config: {
-      preset,
-      seeds: options.seeds,
-      baseDir,
-      base: readMeta(baseDir) ?? null,
-      resolved: baseConfig,
-    },
-    splits: Object.keys(task.splits),
-    runs,
-  };
-  await writeReport(options.out, results);
-  return results;
+  await writeReport(options.out, results('complete'));
+  const done = outcome('complete');
+  if (done.failed.length > 0) {
+    log(
+      `${done.failed.length} of ${planned} runs failed (see the report): ` +
+        done.failed.map((r) => `${r.label} seed ${r.seed}`).join(', '),
+    );
+  }
+  return done;
 }

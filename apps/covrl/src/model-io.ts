@@ -1,10 +1,11 @@
 /**
- * Base models on disk: a directory laid out like a Hugging Face model repository
- * (`config.json`, `model.safetensors`, tokenizer file) plus `covrl-base.json`, which records how
- * the model was made (command, config, evaluation at the chosen step).
+ * Models on disk: a directory laid out like a Hugging Face model repository (`config.json`,
+ * `model.safetensors`, tokenizer file) plus `covrl-base.json`, which records how the model was
+ * made (command, config, evaluation at the chosen step). `covrl pretrain` writes one, `covrl train`
+ * exports one to `<run>/model` when a run finishes, and every checkpoint directory is one too.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   createCausalLM,
@@ -27,12 +28,75 @@ export interface BaseMeta {
   readonly fingerprint: string;
   readonly step: number;
   readonly eval?: Readonly<Record<string, number>>;
+  /** For a `covrl train` export: the method and the model directory training started from. */
+  readonly method?: string;
+  readonly trainedFrom?: string;
 }
 
 export interface LoadedBase {
   readonly model: CausalLM;
   readonly tokenizer: CharTokenizer | HfTokenizer;
   readonly meta: BaseMeta | undefined;
+  /** The model directory actually read (see {@link resolveModelDir}). */
+  readonly dir: string;
+}
+
+/** What {@link resolveModelDir} found. */
+export interface ResolvedModelDir {
+  readonly dir: string;
+  /** `model`: the path itself; `run-export`: `<run>/model`; `run-checkpoint`: the newest checkpoint. */
+  readonly kind: 'model' | 'run-export' | 'run-checkpoint';
+}
+
+/** Where a run's final model is exported (see `train/trainer.ts`). */
+export const RUN_MODEL_DIR = 'model';
+
+function newestCheckpoint(checkpoints: string, asked: string): ResolvedModelDir {
+  const pointer = join(checkpoints, 'latest.json');
+  const parsed = JSON.parse(readFileSync(pointer, 'utf8')) as { dir?: unknown };
+  if (typeof parsed.dir !== 'string') {
+    throw new Error(`${pointer}: field 'dir' must be a string; the checkpoint pointer is damaged`);
+  }
+  const dir = join(checkpoints, parsed.dir);
+  if (!existsSync(join(dir, 'config.json'))) {
+    throw new Error(
+      `${asked}: its newest checkpoint ${dir} was written by an older covrl and holds no model config; ` +
+        'finish the run with `covrl train --resume` (it exports <run>/model) and evaluate that',
+    );
+  }
+  return { dir, kind: 'run-checkpoint' };
+}
+
+/**
+ * The model directory meant by `path`: a model directory itself (a `covrl pretrain` output, a
+ * run's export `<run>/model`, a checkpoint `<run>/checkpoints/step-NNNNNN`, or any HF-like
+ * directory with `config.json`); a run directory (its exported `model/`, else its newest
+ * checkpoint, for a run that was interrupted or is still going); or a run's `checkpoints/`
+ * directory (its newest checkpoint).
+ */
+export function resolveModelDir(path: string): ResolvedModelDir {
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path}: model directory not found; create one with \`covrl pretrain --out ${path}\` or \`covrl train --out <run>\``,
+    );
+  }
+  if (existsSync(join(path, 'config.json'))) return { dir: path, kind: 'model' };
+  const exported = join(path, RUN_MODEL_DIR);
+  if (existsSync(join(exported, 'config.json'))) return { dir: exported, kind: 'run-export' };
+  if (existsSync(join(path, 'checkpoints', 'latest.json'))) {
+    return newestCheckpoint(join(path, 'checkpoints'), path);
+  }
+  if (existsSync(join(path, 'latest.json'))) return newestCheckpoint(path, path);
+  if (existsSync(join(path, 'state.json'))) {
+    throw new Error(
+      `${path}: a checkpoint written by an older covrl, without its model config; ` +
+        'finish the run with `covrl train --resume` (it exports <run>/model) and evaluate that',
+    );
+  }
+  throw new Error(
+    `${path}: not a model directory (no config.json) nor a run directory (no model/ or checkpoints/); ` +
+      'pass a `covrl pretrain` output, a `covrl train` run directory or one of its checkpoints',
+  );
 }
 
 /** The model config of a run: the app's `model.*` keys over the family defaults. */
@@ -63,13 +127,12 @@ export function baseFingerprint(config: Config): string {
   });
 }
 
-/** Load a base model directory (weights, tokenizer and, when present, `covrl-base.json`). */
-export async function loadBase(dir: string, seed = 0): Promise<LoadedBase> {
-  if (!existsSync(dir)) {
-    throw new Error(
-      `${dir}: base model directory not found; create one with \`covrl pretrain --out ${dir}\``,
-    );
-  }
+/**
+ * Load a model directory (weights, tokenizer and, when present, `covrl-base.json`). `path` may
+ * also be a run directory or a checkpoint (see {@link resolveModelDir}).
+ */
+export async function loadBase(path: string, seed = 0): Promise<LoadedBase> {
+  const { dir } = resolveModelDir(path);
   const files = await loadPretrainedFiles(dir);
   const weights: Record<string, tf.Tensor> = {};
   for (const [name, t] of Object.entries(files.weights))
@@ -84,7 +147,7 @@ export async function loadBase(dir: string, seed = 0): Promise<LoadedBase> {
   const meta = existsSync(metaPath)
     ? (JSON.parse(readFileSync(metaPath, 'utf8')) as BaseMeta)
     : undefined;
-  return { model, tokenizer: files.tokenizer, meta };
+  return { model, tokenizer: files.tokenizer, meta, dir };
 }
 
 /** Save a model, its tokenizer and its provenance as a base model directory (atomically per file). */
@@ -100,4 +163,25 @@ export async function saveBase(
   }
   await savePretrainedFiles(dir, { config: model.config, weights, tokenizer });
   await writeFileAtomic(join(dir, 'covrl-base.json'), `${JSON.stringify(meta, null, 1)}\n`);
+}
+
+/**
+ * {@link saveBase} as one atomic step for the whole directory: the files are written into a
+ * temporary sibling, which then replaces `dir` by rename, so a reader sees the old model or the
+ * new one, never a mix (used for a run's final export, `<run>/model`).
+ */
+export async function saveBaseAtomic(
+  dir: string,
+  model: CausalLM,
+  tokenizer: CharTokenizer | HfTokenizer,
+  meta: BaseMeta,
+): Promise<void> {
+  const tmp = join(dirname(dir), `.${basename(dir)}.${process.pid}.tmp`);
+  const old = join(dirname(dir), `.${basename(dir)}.${process.pid}.old`);
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
+  await saveBase(tmp, model, tokenizer, meta);
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
 }

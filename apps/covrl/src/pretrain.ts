@@ -125,10 +125,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
       minLr: p.lr * 0.1,
     });
     let lossValue = NaN;
-    const metrics = applyUpdate({ model, optimizer, lr, config }, () => {
+    const metrics = applyUpdate({ model, optimizer, lr, config, step }, () => {
       const loss = lmLoss(model, batch);
       lossValue = loss.dataSync()[0] as number;
-      return { loss, metrics: {} };
+      return { loss, metrics: { 'loss/lm': lossValue } };
     });
     const m = { 'loss/lm': lossValue, 'grad/norm': metrics['grad/norm'] ?? NaN, 'train/lr': lr };
     assertFinite(m, step);

@@ -73,8 +73,19 @@ function runName(config: Config): string {
   return config.runName !== '' ? config.runName : `${config.method}-seed${config.seed}`;
 }
 
+/** Where the commands print: results to `out` (stdout), progress and notes to `err` (stderr). */
+export interface RunCommandsIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const CONSOLE_IO: RunCommandsIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
 /** Register the run commands on `program` (its `--backend` option chooses the TF.js backend). */
-export function registerRunCommands(program: Command): void {
+export function registerRunCommands(program: Command, io: RunCommandsIo = CONSOLE_IO): void {
   const backendOf = (): string | undefined => program.opts<{ backend?: string }>().backend;
 
   addConfigOptions(
@@ -85,9 +96,9 @@ export function registerRunCommands(program: Command): void {
   ).action(async (opts: CommonOpts & { out: string }) => {
     const config = decodeOrThrow({ ...sourcesOf(opts), method: 'covrl' });
     const rt = await initRuntime(backendOf());
-    console.error(`backend: ${describeRuntime(rt)}`);
+    io.err(`backend: ${describeRuntime(rt)}`);
     const r = await pretrain({ config, out: opts.out, command: commandLine() });
-    console.log(
+    io.out(
       JSON.stringify({
         out: r.out,
         bestStep: r.bestStep,
@@ -100,22 +111,33 @@ export function registerRunCommands(program: Command): void {
   addConfigOptions(
     program
       .command('train')
-      .description('train one method from a base model; --resume continues a run exactly')
+      .description(
+        'train one method from a base model; --resume continues a run exactly; a finished run exports its model to <run>/model',
+      )
       .addOption(
         new Option('-m, --method <name>', 'training method')
           .choices([...METHODS])
           .makeOptionMandatory(),
       )
-      .option('-b, --base <dir>', 'base model directory (default: the embedded base of the preset)')
+      .option(
+        '-b, --base <dir>',
+        'model to start from: a model directory, a run directory or a checkpoint (default: the embedded base of the preset)',
+      )
       .option('-o, --out <dir>', 'run directory (default: <runDir>/<method>-seed<seed>)')
-      .option('--resume', 'continue from the newest checkpoint in the run directory'),
+      .option(
+        '--resume',
+        'continue from the newest checkpoint in the run directory; an error when there is none, or when ' +
+          'its config differs in a key that changes training (only train.steps, train.evalEvery, ' +
+          'train.checkpointEvery, train.logSamples, eval.*, runName and runDir may change). ' +
+          'Without it, a run directory that holds checkpoints is refused',
+      ),
   ).action(
     async (
       opts: CommonOpts & { method: Method; base?: string; out?: string; resume?: boolean },
     ) => {
       const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
       const rt = await initRuntime(backendOf());
-      console.error(`backend: ${describeRuntime(rt)}`);
+      io.err(`backend: ${describeRuntime(rt)}`);
       const runDir = opts.out ?? join(config.runDir, runName(config));
       if (opts.base === undefined) {
         // The embedded base only fits configs with its model, data and pretraining keys.
@@ -137,11 +159,12 @@ export function registerRunCommands(program: Command): void {
         command: commandLine(),
       });
       outcome.model.dispose();
-      console.log(
+      io.out(
         JSON.stringify({
           runDir,
           steps: outcome.steps,
           interrupted: outcome.interrupted,
+          ...(outcome.modelDir !== undefined ? { model: outcome.modelDir } : {}),
           splits: outcome.splits,
         }),
       );
@@ -153,9 +176,14 @@ export function registerRunCommands(program: Command): void {
     program
       .command('eval')
       .description(
-        'greedy pass@1 and sampled avg@k of a model on a JSONL/Parquet dataset, per family and domain',
+        'greedy pass@1 and sampled avg@k of a model on a JSONL/Parquet dataset, in total, per family and per domain, ' +
+          "and the reference answer's log-likelihood after the model's own greedy trace (eval/answer_logprob)",
       )
-      .requiredOption('-b, --base <dir>', 'model directory (a base model or `covrl train` export)')
+      .requiredOption(
+        '-b, --base <dir>',
+        "the model: a model directory (`covrl pretrain --out`, a run's exported <run>/model, or a checkpoint " +
+          '<run>/checkpoints/step-NNNNNN), or a `covrl train` run directory (its exported model, else its newest checkpoint)',
+      )
       .requiredOption(
         '-d, --data <file>',
         'dataset file (.jsonl or .parquet) of {id, question, answer, domain, family}',
@@ -171,33 +199,30 @@ export function registerRunCommands(program: Command): void {
         examples.push(ex);
         if (opts.limit !== undefined && examples.length >= opts.limit) break;
       }
-      const { model, tokenizer } = await loadBase(opts.base, config.seed);
-      const result = await evaluate({
-        policy: model,
-        tokenizer,
-        tags: tagsOf(config),
-        examples,
-        samples: opts.samples ?? config.eval.samples,
-        temperature: config.eval.temperature,
-        maxNewTokens: config.eval.maxNewTokens,
-        seed: config.seed,
-      });
-      model.dispose();
-      // Greedy accuracy per domain, summed from the per-family tallies.
-      const domainOf = new Map(examples.map((ex) => [ex.family, ex.domain] as const));
-      const byDomain: Record<string, { correct: number; total: number }> = {};
-      for (const [family, t] of Object.entries(result.byFamily)) {
-        const d = (byDomain[domainOf.get(family) ?? 'unknown'] ??= { correct: 0, total: 0 });
-        d.correct += t.correct;
-        d.total += t.total;
+      const { model, tokenizer, dir } = await loadBase(opts.base, config.seed);
+      if (dir !== opts.base) io.err(`model: ${dir}`);
+      try {
+        const result = await evaluate({
+          policy: model,
+          tokenizer,
+          tags: tagsOf(config),
+          examples,
+          samples: opts.samples ?? config.eval.samples,
+          temperature: config.eval.temperature,
+          maxNewTokens: config.eval.maxNewTokens,
+          maxContext: model.config.maxContext,
+          seed: config.seed,
+        });
+        io.out(
+          JSON.stringify(
+            { data: opts.data, model: dir, questions: examples.length, ...result },
+            null,
+            1,
+          ),
+        );
+      } finally {
+        model.dispose();
       }
-      console.log(
-        JSON.stringify(
-          { data: opts.data, questions: examples.length, ...result, byDomain },
-          null,
-          1,
-        ),
-      );
     },
   );
 
@@ -205,7 +230,11 @@ export function registerRunCommands(program: Command): void {
     program
       .command('compare')
       .description(
-        'pretrain (or reuse) a base, train every method over seeds, evaluate, write report.md/report.html/results.json',
+        'pretrain (or reuse) a base, train every method over seeds, evaluate, write report.md/report.html/results.json. ' +
+          'The results and report are rewritten after every run; a run that stops on a NaN/Inf is recorded as failed ' +
+          "(with its reason) and the others go on (exit status 1 at the end); Ctrl-C saves the current run's " +
+          'checkpoint and stops (exit status 130). Rerunning the same command keeps the recorded runs, resumes an ' +
+          'interrupted one and trains the rest',
       )
       .option('-o, --out <dir>', 'output directory', 'runs/compare')
       .option(
@@ -228,7 +257,7 @@ export function registerRunCommands(program: Command): void {
       },
     ) => {
       const rt = await initRuntime(backendOf());
-      console.error(`backend: ${describeRuntime(rt)}`);
+      io.err(`backend: ${describeRuntime(rt)}`);
       const seeds = (opts.seeds ?? (opts.preset === 'quick' ? '1,2' : '1,2,3'))
         .split(',')
         .map((s) => {
@@ -254,8 +283,20 @@ export function registerRunCommands(program: Command): void {
         command: commandLine(),
         backend: describeRuntime(rt),
         version: pkg.version,
+        log: io.err,
       });
-      console.log(`report: ${join(opts.out, 'report.html')} (${results.runs.length} runs)`);
+      io.out(`report: ${join(opts.out, 'report.html')} (${results.runs.length} runs)`);
+      if (results.interrupted) {
+        process.exitCode = 130;
+      } else if (results.failed.length > 0) {
+        io.err(
+          `covrl: ${results.failed.length} run(s) stopped on a non-finite value: ` +
+            results.failed
+              .map((r) => `${r.label} seed ${r.seed} (${r.reason ?? 'failed'})`)
+              .join('; '),
+        );
+        process.exitCode = 1;
+      }
     },
   );
 
@@ -265,7 +306,7 @@ export function registerRunCommands(program: Command): void {
     .argument('<dir>', 'a compare output directory')
     .action(async (dir: string) => {
       const results = await rebuildReport(dir);
-      console.log(`report: ${join(dir, 'report.html')} (${results.runs.length} runs)`);
+      io.out(`report: ${join(dir, 'report.html')} (${results.runs.length} runs)`);
     });
 
   addConfigOptions(
@@ -279,9 +320,9 @@ export function registerRunCommands(program: Command): void {
   ).action((opts: CommonOpts & { method: Method; explain?: boolean }) => {
     const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
     if (opts.explain === true) {
-      for (const [k, src] of Object.entries(SOURCES)) console.log(`${k.padEnd(30)} ${src}`);
+      for (const [k, src] of Object.entries(SOURCES)) io.out(`${k.padEnd(30)} ${src}`);
     } else {
-      console.log(JSON.stringify(config, null, 2));
+      io.out(JSON.stringify(config, null, 2));
     }
   });
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { checkResults, type Results, type RunResult, type SplitResult } from './results.js';
+import { checkResults, isDone, type Results, type RunResult, type SplitResult } from './results.js';
 import { meanInterval, smooth, wilsonInterval, type Interval } from './stats.js';
 import { barChart, escapeXml, lineChart, type Series } from './svg.js';
 
@@ -172,13 +172,43 @@ function familyTable(results: Results): string {
   return [head, ...rows].join('\n');
 }
 
-export function renderMarkdown(results: Results): string {
+/** The results restricted to runs that finished (failed and interrupted runs enter no table or plot). */
+const finishedOnly = (results: Results): Results => ({
+  ...results,
+  runs: results.runs.filter(isDone),
+});
+
+/** What a partial comparison is missing, and the runs that did not finish with their reasons. */
+function incompleteNotes(results: Results): string {
+  const lines: string[] = [];
+  const p = results.progress;
+  if (p !== undefined && p.state !== 'complete') {
+    lines.push(
+      `**Incomplete:** ${p.recorded} of ${p.planned} runs recorded (${p.state === 'interrupted' ? 'interrupted' : 'still running when this was written'}); rerun the same command to continue.`,
+    );
+  }
+  const unfinished = results.runs.filter((r) => !isDone(r));
+  if (unfinished.length > 0) {
+    lines.push(
+      'Runs that did not finish (left out of every table and plot):',
+      '',
+      ...unfinished.map(
+        (r) =>
+          `- ${r.label}, seed ${r.seed}: **${r.status ?? 'done'}**${r.reason !== undefined ? ` (${r.reason})` : ''}`,
+      ),
+    );
+  }
+  return lines.length > 0 ? `\n${lines.join('\n')}\n` : '';
+}
+
+export function renderMarkdown(all: Results): string {
+  const results = finishedOnly(all);
   const v = verdict(results);
   return `# covrl comparison report
 
 Command: \`${results.command}\`
 Created: ${results.createdAt} · covrl ${results.covrlVersion} · TF.js backend \`${results.backend}\`
-
+${incompleteNotes(all)}
 ## Answer
 
 ${v.lines.length > 0 ? v.lines.map((l) => `- ${l}`).join('\n') : '- No evaluated runs.'}
@@ -200,16 +230,16 @@ ${familyTable(results)}
 
 ## Runs
 
-| label | method | seed | variant | seconds | run directory |
-|---|---|---|---|---|---|
-${results.runs
+| label | method | seed | variant | status | seconds | run directory |
+|---|---|---|---|---|---|---|
+${all.runs
   .map(
     (r) =>
       `| ${r.label} | ${r.method} | ${r.seed} | ${Object.entries(r.variant)
         .map(([k, x]) => `${k}=${String(x)}`)
         .join(
           ', ',
-        )} | ${r.seconds !== undefined ? r.seconds.toFixed(0) : ''} | ${r.runDir ?? ''} |`,
+        )} | ${r.status ?? 'done'} | ${r.seconds !== undefined ? r.seconds.toFixed(0) : ''} | ${r.runDir ?? ''} |`,
   )
   .join('\n')}
 
@@ -217,7 +247,8 @@ Plots are in \`report.html\`; every number above is in \`results.json\`.
 `;
 }
 
-export function renderHtml(results: Results): string {
+export function renderHtml(all: Results): string {
+  const results = finishedOnly(all);
   const groups = groupByLabel(results.runs);
   const trained = new Map([...groups].filter(([label]) => label !== 'base'));
   const charts: string[] = [];
@@ -280,7 +311,7 @@ export function renderHtml(results: Results): string {
   charts.push(
     lineChart({ title: 'Trace length', xLabel: 'step', yLabel: 'tokens', series: lengthSeries }),
   );
-  const md = renderMarkdown(results);
+  const md = renderMarkdown(all);
   const mdHtml = escapeXml(md);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>covrl comparison report</title>
@@ -289,6 +320,7 @@ export function renderHtml(results: Results): string {
 </head><body>
 <h1>covrl comparison report</h1>
 <p>${escapeXml(results.command)} · ${escapeXml(results.createdAt)} · backend ${escapeXml(results.backend)}</p>
+${incompleteNotes(all) !== '' ? `<pre>${escapeXml(incompleteNotes(all).trim())}</pre>` : ''}
 <h2>Answer</h2><ul>${verdict(results)
     .lines.map((l) => `<li>${escapeXml(l).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')}</li>`)
     .join('')}</ul>

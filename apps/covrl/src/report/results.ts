@@ -13,10 +13,23 @@ export interface SplitResult {
   readonly greedy: Tally;
   /** Sampled avg@k: mean accuracy over k samples per question (`correct` counts samples). */
   readonly sampled: Tally & { readonly k: number };
+  /** Greedy pass@1 per family and per domain. */
   readonly byFamily: Readonly<Record<string, Tally>>;
-  /** Mean log p(y | x, z) of the reference answer under the prior, where measured. */
+  readonly byDomain?: Readonly<Record<string, Tally>>;
+  /** Sampled avg@k per family and per domain (`correct` counts samples, as in `sampled`). */
+  readonly sampledByFamily?: Readonly<Record<string, Tally>>;
+  readonly sampledByDomain?: Readonly<Record<string, Tally>>;
+  /**
+   * `eval/answer_logprob`: mean over questions of Σ_k log p(y_k | x, z, y_<k), the reference
+   * answer in PRIOR-SCORE after the model's own greedy trace z (question-only context, spec §4).
+   */
   readonly answerLogProb?: number;
+  /** Questions that entered `answerLogProb` (those whose scored sequence fits the model). */
+  readonly answerLogProbQuestions?: number;
 }
+
+/** `done`: trained and evaluated; `failed`: stopped on a non-finite value; `interrupted`: Ctrl-C. */
+export type RunStatus = 'done' | 'failed' | 'interrupted';
 
 export interface RunResult {
   /** `base`, `grpo`, `verifree`, `rlpr`, `covrl`, or a sweep label such as `covrl α=0.1`. */
@@ -30,7 +43,14 @@ export interface RunResult {
   readonly curves: Readonly<Record<string, readonly number[]>>;
   readonly runDir?: string;
   readonly seconds?: number;
+  /** Absent in results written before runs had a status: `done`. */
+  readonly status?: RunStatus;
+  /** Why a run failed or stopped (the trainer's message, naming the term and step). */
+  readonly reason?: string;
 }
+
+/** Whether a run finished training and evaluation (only these enter the tables and plots). */
+export const isDone = (run: RunResult): boolean => (run.status ?? 'done') === 'done';
 
 export interface Results {
   readonly command: string;
@@ -41,6 +61,16 @@ export interface Results {
   /** Split names in display order, e.g. `in-domain`, `transfer`, `hard`. */
   readonly splits: readonly string[];
   readonly runs: readonly RunResult[];
+  /**
+   * How far the comparison got: results.json is rewritten after every run, so a partial file is a
+   * valid report of the runs done so far. Absent in older files: complete.
+   */
+  readonly progress?: {
+    readonly state: 'running' | 'interrupted' | 'complete';
+    /** Runs planned (base evaluations included) and runs recorded so far. */
+    readonly planned: number;
+    readonly recorded: number;
+  };
 }
 
 /** Validate the shape of a parsed results.json, naming the path of the first problem. */
@@ -63,6 +93,11 @@ export function checkResults(value: unknown, file: string): Results {
       fail(`runs[${i}].splits`, 'expected an object');
     if (typeof o['curves'] !== 'object' || o['curves'] === null)
       fail(`runs[${i}].curves`, 'expected an object');
+    if (
+      o['status'] !== undefined &&
+      !['done', 'failed', 'interrupted'].includes(o['status'] as string)
+    )
+      fail(`runs[${i}].status`, "expected 'done', 'failed' or 'interrupted'");
   });
   return value as Results;
 }

@@ -31,6 +31,11 @@ export type LogRecord =
       readonly time: string;
       readonly step: number;
       readonly message: string;
+      /** Machine-readable kind of event (`resumed`, `interrupted`, `non-finite`, `exported`). */
+      readonly kind?: string;
+      /** For `non-finite`: the metric or term that was NaN/Inf, and its value. */
+      readonly term?: string;
+      readonly value?: number;
     };
 
 /** Thrown when a loss term or reward is NaN or infinite. */
@@ -47,14 +52,17 @@ export class NonFiniteError extends Error {
   }
 }
 
+/** Metric prefixes the non-finite guard checks: every loss term, reward and the gradient norm. */
+export const GUARDED_PREFIXES: readonly string[] = ['loss/', 'reward/', 'grad/'];
+
 /**
  * Throw {@link NonFiniteError} for the first non-finite metric whose key starts with one of
- * `prefixes` (by default every loss term and reward).
+ * `prefixes` (by default every loss term, reward and the gradient norm).
  */
 export function assertFinite(
   metrics: Readonly<Record<string, number>>,
   step: number,
-  prefixes: readonly string[] = ['loss/', 'reward/'],
+  prefixes: readonly string[] = GUARDED_PREFIXES,
 ): void {
   for (const [key, value] of Object.entries(metrics)) {
     if (prefixes.some((p) => key.startsWith(p)) && !Number.isFinite(value)) {
@@ -113,8 +121,12 @@ export class RunLog {
     this.append({ type: 'eval', time: new Date().toISOString(), step, metrics });
   }
 
-  event(step: number, message: string): void {
-    this.append({ type: 'event', time: new Date().toISOString(), step, message });
+  event(
+    step: number,
+    message: string,
+    extra: { readonly kind?: string; readonly term?: string; readonly value?: number } = {},
+  ): void {
+    this.append({ type: 'event', time: new Date().toISOString(), step, message, ...extra });
   }
 
   /** Sampled completions with their reward terms. */
@@ -167,12 +179,17 @@ export class Progress {
     this.tty = this.stream.isTTY === true;
     if (!this.tty) {
       const every = (options.heartbeatSeconds ?? 30) * 1000;
-      this.timer = setInterval(() => {
-        if (Date.now() - this.lastLine >= every)
-          this.line(
-            `${options.label}: still working on step ${this.done + 1}/${options.total} (${this.elapsed()})`,
-          );
-      }, every);
+      // Checked several times per period, so a heartbeat follows at most ~1.2 periods of silence
+      // (checking once per period could wait almost two).
+      this.timer = setInterval(
+        () => {
+          if (Date.now() - this.lastLine >= every)
+            this.line(
+              `${options.label}: still working on step ${this.done + 1}/${options.total} (${this.elapsed()})`,
+            );
+        },
+        Math.max(50, every / 6),
+      );
       this.timer.unref();
     }
   }

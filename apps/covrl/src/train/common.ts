@@ -9,6 +9,7 @@ import { clipByGlobalNorm } from '@covrl/models';
 import type { ExampleContexts, Tags, Tokenizer } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
+import { assertFinite, NonFiniteError } from '../run/log.js';
 
 /** Everything a method step reads. Plain data plus the model; nothing calls back into the loop. */
 export interface StepInput {
@@ -78,9 +79,15 @@ export function mixSeed(...parts: readonly number[]): number {
  * One optimizer update: gradients of `lossFn` with respect to every model variable, global-norm
  * clipping to `gradClip`, an AdamW step at `lr`. Returns the loss function's metrics plus
  * `grad/norm` (before clipping). Every intermediate tensor is disposed.
+ *
+ * The non-finite guard runs here, BEFORE the optimizer step: a NaN or Inf in any loss term or
+ * reward of the loss's metrics, in the scalar loss itself (`loss`), or in the gradient norm
+ * (`grad/norm`) throws {@link NonFiniteError} naming the term and `input.step`, and leaves the
+ * weights and the optimizer state untouched, so the bad step can reach neither the model nor a
+ * checkpoint.
  */
 export function applyUpdate(
-  input: Pick<StepInput, 'model' | 'optimizer' | 'lr' | 'config'>,
+  input: Pick<StepInput, 'model' | 'optimizer' | 'lr' | 'config'> & { readonly step?: number },
   lossFn: () => { loss: tf.Scalar; metrics: Record<string, number> },
 ): Record<string, number> {
   let metrics: Record<string, number> = {};
@@ -90,16 +97,26 @@ export function applyUpdate(
     metrics = out.metrics;
     return out.loss;
   }, variables);
+  const lossValue = value.dataSync()[0] ?? Number.NaN;
   value.dispose();
+  const step = input.step ?? 0;
   const named: Record<string, tf.Tensor> = {};
   for (const [name, v] of input.model.variables()) {
     const g = grads[v.name];
     if (g !== undefined) named[name] = g;
   }
-  const { grads: clipped, norm } = clipByGlobalNorm(named, input.config.train.gradClip);
-  input.optimizer.step(clipped, input.model.variables(), { lr: input.lr });
-  tf.dispose(Object.values(grads));
-  tf.dispose(Object.values(clipped));
+  let clipped: Record<string, tf.Tensor> = {};
+  let norm = Number.NaN;
+  try {
+    assertFinite(metrics, step, ['loss/', 'reward/']);
+    if (!Number.isFinite(lossValue)) throw new NonFiniteError('loss', step, lossValue);
+    ({ grads: clipped, norm } = clipByGlobalNorm(named, input.config.train.gradClip));
+    if (!Number.isFinite(norm)) throw new NonFiniteError('grad/norm', step, norm);
+    input.optimizer.step(clipped, input.model.variables(), { lr: input.lr });
+  } finally {
+    tf.dispose(Object.values(grads));
+    tf.dispose(Object.values(clipped));
+  }
   return { ...metrics, 'grad/norm': norm };
 }
 
