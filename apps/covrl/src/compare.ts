@@ -305,7 +305,7 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
       const runDir = join(options.out, 'runs', name);
       const variant: Record<string, number | string | boolean> = {};
       for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
-      const entry = { label: v.label, method: v.method, seed, variant, runDir };
+      const entry = { label: v.label, method: v.method, seed, variant, runDir, config };
 
       // Recorded earlier with the same config (done, or failed: a rerun would fail the same way,
       // its steps being a pure function of the config): keep it.

@@ -12,8 +12,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { loadDataset } from '@covrl/data';
 import type { Example } from '@covrl/data';
 import type { Config, Method } from '../config/schema.js';
-import { BUDGET_PRESETS, METHODS, SOURCES } from '../config/schema.js';
-import { decodeConfig, parseSetFlags } from '../config/decode.js';
+import { BUDGET_PRESETS, METHODS } from '../config/schema.js';
+import { decodeConfig, explainConfig, formatExplain, parseSetFlags } from '../config/decode.js';
 import type { ConfigSources } from '../config/decode.js';
 import { describeRuntime, initRuntime } from '../runtime.js';
 import { pretrain } from '../pretrain.js';
@@ -94,7 +94,7 @@ export function registerRunCommands(program: Command, io: RunCommandsIo = CONSOL
       .description("pretrain the base model on the synthetic suite's corpus (template-shaped text)")
       .requiredOption('-o, --out <dir>', 'base model directory to write'),
   ).action(async (opts: CommonOpts & { out: string }) => {
-    const config = decodeOrThrow({ ...sourcesOf(opts), method: 'covrl' });
+    const config = decodeOrThrow(sourcesOf(opts));
     const rt = await initRuntime(backendOf());
     io.err(`backend: ${describeRuntime(rt)}`);
     const r = await pretrain({ config, out: opts.out, command: commandLine() });
@@ -115,9 +115,10 @@ export function registerRunCommands(program: Command, io: RunCommandsIo = CONSOL
         'train one method from a base model; --resume continues a run exactly; a finished run exports its model to <run>/model',
       )
       .addOption(
-        new Option('-m, --method <name>', 'training method')
-          .choices([...METHODS])
-          .makeOptionMandatory(),
+        new Option(
+          '-m, --method <name>',
+          "training method (required unless the config file or --set names 'method')",
+        ).choices([...METHODS]),
       )
       .option(
         '-b, --base <dir>',
@@ -133,9 +134,13 @@ export function registerRunCommands(program: Command, io: RunCommandsIo = CONSOL
       ),
   ).action(
     async (
-      opts: CommonOpts & { method: Method; base?: string; out?: string; resume?: boolean },
+      opts: CommonOpts & { method?: Method; base?: string; out?: string; resume?: boolean },
     ) => {
-      const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
+      const config = decodeOrThrow({
+        ...sourcesOf(opts),
+        ...(opts.method !== undefined ? { method: opts.method, methodOrigin: '--method' } : {}),
+        requireMethod: true,
+      });
       const rt = await initRuntime(backendOf());
       io.err(`backend: ${describeRuntime(rt)}`);
       const runDir = opts.out ?? join(config.runDir, runName(config));
@@ -315,14 +320,27 @@ export function registerRunCommands(program: Command, io: RunCommandsIo = CONSOL
       .description(
         'print the resolved configuration (with --explain: the source of each hyperparameter)',
       )
-      .addOption(new Option('-m, --method <name>', 'method').choices([...METHODS]).default('covrl'))
-      .option('--explain', 'list each method key with its source in the specification'),
-  ).action((opts: CommonOpts & { method: Method; explain?: boolean }) => {
-    const config = decodeOrThrow({ ...sourcesOf(opts), method: opts.method });
+      .addOption(
+        new Option(
+          '-m, --method <name>',
+          "method (default: the config file's or --set's 'method', else covrl)",
+        ).choices([...METHODS]),
+      )
+      .option(
+        '--explain',
+        'list each key of the resolved method and preset with its value, the layer that set it and its source',
+      ),
+  ).action((opts: CommonOpts & { method?: Method; explain?: boolean }) => {
+    const sources: ConfigSources = {
+      ...sourcesOf(opts),
+      ...(opts.method !== undefined ? { method: opts.method, methodOrigin: '--method' } : {}),
+    };
     if (opts.explain === true) {
-      for (const [k, src] of Object.entries(SOURCES)) io.out(`${k.padEnd(30)} ${src}`);
+      const rows = explainConfig(sources);
+      if (E.isLeft(rows)) throw new Error(`invalid configuration:\n  ${rows.left.join('\n  ')}`);
+      for (const line of formatExplain(rows.right)) io.out(line);
     } else {
-      io.out(JSON.stringify(config, null, 2));
+      io.out(JSON.stringify(decodeOrThrow(sources), null, 2));
     }
   });
 }

@@ -3,8 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeConfig, parseSetFlags } from './decode.js';
-import { DEFAULTS } from './schema.js';
+import { decodeConfig, explainConfig, formatExplain, parseSetFlags } from './decode.js';
+import {
+  BUDGET_ENTRIES,
+  BUDGET_PRESETS,
+  DEFAULTS,
+  METHODS,
+  METHOD_PRESET_ENTRIES,
+  SOURCES,
+} from './schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'covrl-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,6 +98,178 @@ describe('decodeConfig', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ "train": ');
     expect(left(decodeConfig({ file: bad }))).toContain('bad.json: not valid JSON');
+  });
+});
+
+describe('the method', () => {
+  const withMethod = (name: string, method: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify({ method }));
+    return file;
+  };
+
+  it('a method in the file or --set that differs from the command is an error', () => {
+    const file = withMethod('m1.json', 'rlpr');
+    const msg = left(decodeConfig({ method: 'covrl', methodOrigin: '--method', file }));
+    expect(msg).toContain(`'method' is 'rlpr' in ${file} but --method runs method 'covrl'`);
+    expect(
+      left(decodeConfig({ method: 'covrl', methodOrigin: '--method', flags: { method: 'grpo' } })),
+    ).toContain("'method' is 'grpo' in --set method but --method runs method 'covrl'");
+    // Agreeing is fine.
+    expect(right(decodeConfig({ method: 'rlpr', file })).method).toBe('rlpr');
+  });
+
+  it('without the command naming it, --set beats the file, the file beats the default', () => {
+    const file = withMethod('m2.json', 'verifree');
+    const c = right(decodeConfig({ file }));
+    expect(c.method).toBe('verifree');
+    expect(c.train.miniBatches).toBe(1); // the file's method chose the method preset
+    expect(right(decodeConfig({ file, flags: { method: 'grpo' } })).method).toBe('grpo');
+    expect(right(decodeConfig({})).method).toBe('covrl');
+  });
+
+  it('requireMethod fails unless some layer names the method', () => {
+    expect(left(decodeConfig({ requireMethod: true }))).toContain(
+      'no method named; pass --method covrl|verifree|rlpr|grpo',
+    );
+    expect(
+      right(decodeConfig({ requireMethod: true, file: withMethod('m3.json', 'grpo') })).method,
+    ).toBe('grpo');
+  });
+});
+
+describe('rejected values that used to pass decoding', () => {
+  it('unknown family names, naming the valid ones', () => {
+    const msg = left(decodeConfig({ flags: { 'data.trainFamilies': 'addition,additon' } }));
+    expect(msg).toContain("'data.trainFamilies' names unknown family 'additon'; use addition,");
+    expect(left(decodeConfig({ flags: { 'data.transferFamilies': 'strings' } }))).toContain(
+      "'data.transferFamilies' names unknown family 'strings'",
+    );
+    expect(left(decodeConfig({ flags: { 'data.trainFamilies': '' } }))).toContain(
+      "'data.trainFamilies' is empty",
+    );
+  });
+
+  it('eval.maxNewTokens that cannot fit model.maxContext with the longest evaluation prompt', () => {
+    // quick: maxContext 192; the string-ops transfer prompts are the longest (44 tokens).
+    const msg = left(decodeConfig({ preset: 'quick', flags: { 'eval.maxNewTokens': '300' } }));
+    expect(msg).toMatch(
+      /'eval\.maxNewTokens' \(300\) plus the longest evaluation prompt \((\d+) tokens, string-ops question .*\) exceeds 'model\.maxContext' \(192\); set eval\.maxNewTokens to at most \d+ or raise model\.maxContext to \d+/,
+    );
+    const room = Number(/at most (\d+)/.exec(msg)?.[1]);
+    expect(
+      right(decodeConfig({ preset: 'quick', flags: { 'eval.maxNewTokens': String(room) } })).eval
+        .maxNewTokens,
+    ).toBe(room);
+    expect(
+      E.isLeft(decodeConfig({ preset: 'quick', flags: { 'eval.maxNewTokens': String(room + 1) } })),
+    ).toBe(true);
+  });
+
+  it("training contexts that cannot fit model.maxContext, per method's contexts", () => {
+    const flags = { 'model.maxContext': '128', 'train.maxTraceTokens': '64' };
+    // RLPR and GRPO also need the answer block: 64 + 16 + 4 + a 28-token prompt > 128 at most.
+    const rlpr = left(
+      decodeConfig({
+        method: 'rlpr',
+        preset: 'quick',
+        flags: { ...flags, 'train.maxAnswerTokens': '40' },
+      }),
+    );
+    expect(rlpr).toContain('the response budget');
+    expect(rlpr).toMatch(/lower train\.maxTraceTokens to at most \d+/);
+    expect(
+      right(
+        decodeConfig({
+          method: 'covrl',
+          preset: 'quick',
+          flags: { ...flags, 'eval.maxNewTokens': '64' },
+        }),
+      ).train.maxTraceTokens,
+    ).toBe(64);
+  });
+
+  it('accepts grpo.klCoef > 0 and rlpr.entropyCoef > 0 (both are implemented)', () => {
+    expect(
+      right(decodeConfig({ method: 'grpo', flags: { 'grpo.klCoef': '0.001' } })).grpo.klCoef,
+    ).toBe(0.001);
+    expect(
+      right(decodeConfig({ method: 'rlpr', flags: { 'rlpr.entropyCoef': '0.001' } })).rlpr
+        .entropyCoef,
+    ).toBe(0.001);
+  });
+});
+
+describe('sources', () => {
+  it('every preset value cites a source, and every method and train key has one', () => {
+    for (const m of METHODS) {
+      for (const [key, { source }] of Object.entries(METHOD_PRESET_ENTRIES[m])) {
+        expect(source, `method preset ${m}: ${key}`).toMatch(/^\[(S|OURS)/);
+      }
+    }
+    for (const p of BUDGET_PRESETS) {
+      for (const [key, { source }] of Object.entries(BUDGET_ENTRIES[p])) {
+        expect(source, `budget preset ${p}: ${key}`).toMatch(/^\[(S|OURS)/);
+      }
+    }
+    for (const block of ['train', ...METHODS] as const) {
+      for (const key of Object.keys(DEFAULTS[block])) {
+        expect(SOURCES[`${block}.${key}`], `${block}.${key}`).toMatch(/^\[(S|OURS)/);
+      }
+    }
+  });
+
+  it("per-method sources: VeriFree's one update per batch is the reference code's", () => {
+    expect(METHOD_PRESET_ENTRIES.verifree['train.miniBatches']).toEqual({
+      value: 1,
+      source: expect.stringContaining('[S: VeriFree reference code]') as unknown,
+    });
+    for (const m of ['covrl', 'rlpr', 'grpo'] as const) {
+      expect(METHOD_PRESET_ENTRIES[m]['train.miniBatches']?.value).toBe(2);
+    }
+  });
+});
+
+describe('explainConfig', () => {
+  const rowsOf = (sources: Parameters<typeof explainConfig>[0]) => {
+    const r = explainConfig(sources);
+    if (E.isLeft(r)) throw new Error(r.left.join('\n'));
+    return new Map(r.right.map((x) => [x.key, x]));
+  };
+
+  it("says the budget's lr replaces the method preset's, and why", () => {
+    const rows = rowsOf({ method: 'covrl', preset: 'standard' });
+    const lr = rows.get('train.lr');
+    expect(lr?.value).toBe(1e-4);
+    expect(lr?.setting.layer).toBe("budget preset 'standard'");
+    expect(lr?.setting.source).toContain('spec §7b');
+    expect(lr?.replaced[0]).toMatchObject({ layer: "method preset 'covrl'", value: 1e-5 });
+    const text = formatExplain([...rows.values()]).join('\n');
+    expect(text).toContain("replaces method preset 'covrl' 0.00001");
+  });
+
+  it('follows --method and --preset: values and sources of that method and budget', () => {
+    const quick = rowsOf({ method: 'verifree', preset: 'quick' });
+    const standard = rowsOf({ method: 'covrl', preset: 'standard' });
+    expect(quick.get('train.steps')?.value).toBe(30);
+    expect(standard.get('train.steps')?.value).toBe(80);
+    expect(quick.get('train.miniBatches')?.setting.source).toContain(
+      '[S: VeriFree reference code]',
+    );
+    expect(quick.get('train.lrSchedule')?.value).toBe('constant');
+    expect(standard.get('train.lrSchedule')?.value).toBe('cosine');
+    expect(quick.has('verifree.rewardForm')).toBe(true);
+    expect(quick.has('covrl.alpha')).toBe(false);
+    expect(standard.has('covrl.alpha')).toBe(true);
+    expect(quick.get('method')?.value).toBe('verifree');
+  });
+
+  it('names the file or flag that set a key', () => {
+    const file = join(dir, 'e.json');
+    writeFileSync(file, JSON.stringify({ covrl: { alpha: 0.9 } }));
+    const rows = rowsOf({ file, flags: { 'train.steps': '7' } });
+    expect(rows.get('covrl.alpha')?.setting).toMatchObject({ layer: file, value: 0.9 });
+    expect(rows.get('train.steps')?.setting.source).toBe('set by --set train.steps');
   });
 });
 

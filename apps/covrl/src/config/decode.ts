@@ -6,17 +6,22 @@
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { parse as parseYaml } from 'yaml';
+import { FAMILY_NAMES } from '@covrl/data';
 import {
   BUDGETS,
+  BUDGET_ENTRIES,
   BUDGET_PRESETS,
   DEFAULTS,
   ENUMS,
   METHODS,
   METHOD_PRESETS,
+  METHOD_PRESET_ENTRIES,
+  SOURCES,
   type BudgetPreset,
   type Config,
   type Method,
 } from './schema.js';
+import { checkContextBudgets } from './context-budget.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Tree = { [key: string]: unknown };
@@ -33,6 +38,9 @@ function kindOf(v: unknown): string {
   return typeof v;
 }
 
+/** Called for every leaf a layer sets: its dotted key and the value. */
+type OnSet = (key: string, value: unknown) => void;
+
 /** Merge `layer` into `target` (in place), checking keys and types against DEFAULTS. */
 function mergeLayer(
   target: Tree,
@@ -40,6 +48,7 @@ function mergeLayer(
   origin: string,
   path: string[],
   errors: string[],
+  onSet: OnSet = () => undefined,
 ): void {
   if (!isTree(layer)) {
     errors.push(
@@ -57,7 +66,7 @@ function mergeLayer(
     }
     const current = target[key];
     if (isTree(current)) {
-      mergeLayer(current, value, origin, full, errors);
+      mergeLayer(current, value, origin, full, errors, onSet);
       continue;
     }
     const expected = kindOf(current);
@@ -72,6 +81,7 @@ function mergeLayer(
       continue;
     }
     target[key] = clone(value);
+    onSet(name, value);
   }
 }
 
@@ -241,6 +251,29 @@ export function checkConfig(c: Config): string[] {
         `'data.transferFamilies' repeats training family '${f}'; transfer must be measured on unseen families`,
       );
   }
+  if (c.data.trainFamilies.length === 0) {
+    errors.push(`'data.trainFamilies' is empty; name at least one of ${FAMILY_NAMES.join(', ')}`);
+  }
+  for (const path of ['data.trainFamilies', 'data.transferFamilies'] as const) {
+    for (const f of getPath(c, path) as string[]) {
+      if (!(FAMILY_NAMES as readonly string[]).includes(f)) {
+        errors.push(`'${path}' names unknown family '${f}'; use ${FAMILY_NAMES.join(', ')}`);
+      }
+    }
+  }
+  if (!Number.isInteger(c.data.difficulty) || c.data.difficulty < 1 || c.data.difficulty > 3) {
+    errors.push(`'data.difficulty' must be 1, 2 or 3, got ${c.data.difficulty}`);
+  }
+  // The token budgets need the task, which needs valid families, difficulty and tags.
+  if (errors.length === 0) {
+    try {
+      errors.push(...checkContextBudgets(c));
+    } catch (error) {
+      errors.push(
+        `cannot build the task of this config: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
   return errors;
 }
 
@@ -253,7 +286,16 @@ function deepFreeze<T>(value: T): T {
 }
 
 export interface ConfigSources {
+  /**
+   * The method this command runs (`train -m`, `config -m`, or `compare` per run). A different
+   * `method` in the file or in `--set method=…` is an error; without it, `--set method=…` and then
+   * the file's `method` name it, else the default (`covrl`).
+   */
   readonly method?: string;
+  /** How the command names `method` in messages (e.g. `--method`); default `the command`. */
+  readonly methodOrigin?: string;
+  /** Fail unless the command, `--set method=…` or the file names the method. */
+  readonly requireMethod?: boolean;
   readonly preset?: string;
   /** Path to a JSON or YAML file. */
   readonly file?: string;
@@ -280,8 +322,65 @@ export function readConfigFile(path: string): E.Either<string[], unknown> {
   }
 }
 
-/** Decode defaults < method preset < budget preset < file < flags into a frozen {@link Config}. */
-export function decodeConfig(sources: ConfigSources): E.Either<string[], Config> {
+/** One layer's setting of a key: which layer, the value, and the layer's source for it. */
+export interface Setting {
+  /** `default`, `method preset 'covrl'`, `budget preset 'quick'`, the file's path, or `--set`. */
+  readonly layer: string;
+  readonly value: unknown;
+  readonly source: string;
+}
+
+/** A decoded config with, per dotted key, every layer that set it (lowest first). */
+interface Decoded {
+  readonly config: Config;
+  readonly history: ReadonlyMap<string, readonly Setting[]>;
+}
+
+/** The method of a run: the command's, else `--set method=…`, else the file's; conflicts fail. */
+function resolveMethod(
+  sources: ConfigSources,
+  fileTree: unknown,
+): E.Either<string[], { method: string; setting: Setting }> {
+  const named: Setting[] = [];
+  const flag = sources.flags?.['method'];
+  if (flag !== undefined)
+    named.push({ layer: '--set', value: flag, source: 'set by --set method' });
+  const fromFile = isTree(fileTree) ? fileTree['method'] : undefined;
+  if (typeof fromFile === 'string') {
+    named.push({
+      layer: sources.file as string,
+      value: fromFile,
+      source: `set in ${sources.file as string}`,
+    });
+  }
+  if (sources.method !== undefined) {
+    const by = sources.methodOrigin ?? 'the command';
+    const conflicts = named
+      .filter((n) => n.value !== sources.method)
+      .map(
+        (n) =>
+          `'method' is '${String(n.value)}' in ${n.layer === '--set' ? '--set method' : n.layer} but ${by} runs method '${sources.method}'; name the method once (remove one of them) or make them agree`,
+      );
+    if (conflicts.length > 0) return E.left(conflicts);
+    return E.right({
+      method: sources.method,
+      setting: { layer: by, value: sources.method, source: `set by ${by}` },
+    });
+  }
+  const first = named[0];
+  if (first !== undefined) return E.right({ method: String(first.value), setting: first });
+  if (sources.requireMethod === true) {
+    return E.left([
+      `no method named; pass --method ${METHODS.join('|')}, or set 'method' in the config file`,
+    ]);
+  }
+  return E.right({
+    method: DEFAULTS.method,
+    setting: { layer: 'default', value: DEFAULTS.method, source: '[OURS] default method' },
+  });
+}
+
+function decodeWithHistory(sources: ConfigSources): E.Either<string[], Decoded> {
   const errors: string[] = [];
   const config = clone(DEFAULTS) as unknown as Tree;
   let fileTree: unknown;
@@ -290,9 +389,9 @@ export function decodeConfig(sources: ConfigSources): E.Either<string[], Config>
     if (E.isLeft(read)) return read;
     fileTree = read.right;
   }
-  const method = (sources.method ??
-    (isTree(fileTree) && typeof fileTree['method'] === 'string' ? fileTree['method'] : undefined) ??
-    DEFAULTS.method) as string;
+  const resolved = resolveMethod(sources, fileTree);
+  if (E.isLeft(resolved)) return resolved;
+  const { method } = resolved.right;
   if (!(METHODS as readonly string[]).includes(method)) {
     return E.left([`unknown method '${method}'; use --method ${METHODS.join('|')}`]);
   }
@@ -300,20 +399,130 @@ export function decodeConfig(sources: ConfigSources): E.Either<string[], Config>
   if (!(BUDGET_PRESETS as readonly string[]).includes(preset)) {
     return E.left([`unknown preset '${preset}'; use --preset ${BUDGET_PRESETS.join('|')}`]);
   }
-  mergeLayer(config, METHOD_PRESETS[method as Method], `preset '${method}'`, [], errors);
-  mergeLayer(config, BUDGETS[preset as BudgetPreset], `preset '${preset}'`, [], errors);
-  if (fileTree !== undefined) mergeLayer(config, fileTree, sources.file as string, [], errors);
+  const history = new Map<string, Setting[]>();
+  const record =
+    (layer: string, sourceOf: (key: string) => string): OnSet =>
+    (key, value) => {
+      const list = history.get(key) ?? [];
+      list.push({ layer, value: clone(value), source: sourceOf(key) });
+      history.set(key, list);
+    };
+  const leaves = (tree: unknown, path: string[] = []): [string, unknown][] =>
+    isTree(tree)
+      ? Object.entries(tree).flatMap(([k, v]) => leaves(v, [...path, k]))
+      : [[path.join('.'), tree]];
+  for (const [key, value] of leaves(DEFAULTS))
+    record('default', (k) => SOURCES[k] ?? '')(key, value);
+  const m = method as Method;
+  const p = preset as BudgetPreset;
+  mergeLayer(
+    config,
+    METHOD_PRESETS[m],
+    `preset '${method}'`,
+    [],
+    errors,
+    record(`method preset '${method}'`, (k) => METHOD_PRESET_ENTRIES[m][k]?.source ?? ''),
+  );
+  mergeLayer(
+    config,
+    BUDGETS[p],
+    `preset '${preset}'`,
+    [],
+    errors,
+    record(`budget preset '${preset}'`, (k) => BUDGET_ENTRIES[p][k]?.source ?? ''),
+  );
+  if (fileTree !== undefined) {
+    const file = sources.file as string;
+    mergeLayer(
+      config,
+      fileTree,
+      file,
+      [],
+      errors,
+      record(file, () => `set in ${file}`),
+    );
+  }
   const flagTree: Tree = {};
   for (const [path, raw] of Object.entries(sources.flags ?? {})) {
     const value = parseFlagValue(path, raw, errors);
     if (value !== undefined) setPath(flagTree, path, value);
   }
-  mergeLayer(config, flagTree, 'flags', [], errors);
+  mergeLayer(
+    config,
+    flagTree,
+    'flags',
+    [],
+    errors,
+    record('--set', (k) => `set by --set ${k}`),
+  );
+  // The method was resolved above (file and flag values agree with it or lost to the command).
   config['method'] = method;
+  history.set('method', [resolved.right.setting]);
   if (errors.length > 0) return E.left(errors);
   const checked = checkConfig(config as unknown as Config);
   if (checked.length > 0) return E.left(checked);
-  return E.right(deepFreeze(config as unknown as Config));
+  return E.right({ config: deepFreeze(config as unknown as Config), history });
+}
+
+/** Decode defaults < method preset < budget preset < file < flags into a frozen {@link Config}. */
+export function decodeConfig(sources: ConfigSources): E.Either<string[], Config> {
+  return E.map((d: Decoded) => d.config)(decodeWithHistory(sources));
+}
+
+/** One key of `covrl config --explain`: its resolved value, the layer that set it, and why. */
+export interface ExplainedKey {
+  readonly key: string;
+  readonly value: unknown;
+  /** The layer whose value won (the last that set the key). */
+  readonly setting: Setting;
+  /** Earlier layers whose value it replaced, latest first. */
+  readonly replaced: readonly Setting[];
+}
+
+/**
+ * The source of every key a run of the resolved method uses: `method`, `train.*`, the method's
+ * own block, `eval.*`, and every key a preset, the file or a flag set. The winning layer's source
+ * is given, with the layers it replaced (e.g. the budget's `train.lr` over the method preset's).
+ */
+export function explainConfig(sources: ConfigSources): E.Either<string[], ExplainedKey[]> {
+  return E.map((d: Decoded): ExplainedKey[] => {
+    const method = d.config.method;
+    const rows: ExplainedKey[] = [];
+    for (const [key, settings] of d.history) {
+      const own =
+        key === 'method' ||
+        key.startsWith('train.') ||
+        key.startsWith(`${method}.`) ||
+        key.startsWith('eval.');
+      if (!own && settings.every((s) => s.layer === 'default')) continue;
+      const setting = settings[settings.length - 1] as Setting;
+      rows.push({
+        key,
+        value: getPath(d.config, key),
+        setting,
+        replaced: settings.slice(0, -1).reverse(),
+      });
+    }
+    return rows;
+  })(decodeWithHistory(sources));
+}
+
+/** `covrl config --explain` lines: key, value, layer and source, then what it replaced. */
+export function formatExplain(rows: readonly ExplainedKey[]): string[] {
+  const show = (v: unknown): string => JSON.stringify(v);
+  const lines: string[] = [];
+  for (const r of rows) {
+    const src = r.setting.source === '' ? '(no source recorded)' : r.setting.source;
+    lines.push(`${r.key.padEnd(28)} ${show(r.value).padEnd(14)} ${r.setting.layer}: ${src}`);
+    for (const old of r.replaced) {
+      // A layer that repeats the value it replaces adds nothing to the explanation.
+      if (JSON.stringify(old.value) === JSON.stringify(r.value)) continue;
+      lines.push(
+        `${''.padEnd(28)} ${''.padEnd(14)}   replaces ${old.layer} ${show(old.value)}${old.source === '' ? '' : `: ${old.source}`}`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** Parse repeated `--set key=value` flags into a record, reporting malformed ones. */

@@ -1,8 +1,9 @@
 /**
  * The run configuration: one tree of defaults whose every leaf fixes the key's type, a table of the
- * keys that take one of a few strings, and the source of every method hyperparameter (the
- * specification's markers: [S: source], [OURS]). Decoding (see `decode.ts`) layers
- * defaults < preset < file < flags and rejects unknown keys.
+ * keys that take one of a few strings, one preset per method and per budget, and the source of
+ * every default and preset value (the specification's markers: [S: source], [OURS]). Decoding
+ * (see `decode.ts`) layers defaults < method preset < budget preset < file < flags and rejects
+ * unknown keys; a later layer replaces an earlier one key by key.
  */
 
 export const METHODS = ['covrl', 'verifree', 'rlpr', 'grpo'] as const;
@@ -160,8 +161,12 @@ export const ENUMS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Where each method hyperparameter comes from, in the specification's markers. Shown by
- * `covrl config --explain` and recorded in every run's first log line.
+ * Where each default comes from, in the specification's markers ([S: source], [OURS]): every
+ * method hyperparameter (the four method blocks and `train.*`) and the evaluation keys. Presets
+ * carry their own sources ({@link METHOD_PRESET_ENTRIES}, {@link BUDGET_ENTRIES}); `covrl config
+ * --explain` prints, for the resolved config of a method and budget, the source of the layer
+ * that set each key and the layers it replaced. A run's first log record holds the resolved
+ * config and the command line, so the same `config --explain` arguments give its sources.
  */
 export const SOURCES: Readonly<Record<string, string>> = {
   'covrl.alpha': '[S: CoVRL paper §3.4, best of 0.1/0.5/0.9]',
@@ -198,18 +203,35 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'rlpr.maxGenerationRounds': '[OURS] cap of 4 rounds',
   'rlpr.baselineContext': '[OURS] Question: {x}\\n<answer>{y}</answer>',
   'rlpr.traceOnlyGradient': '[OURS] non-default option (spec §7b)',
-  'rlpr.entropyCoef': '[OURS] 0 (reference 0.001 needs full-vocabulary entropy)',
+  'rlpr.entropyCoef':
+    '[OURS] 0 (reference: 0.001); > 0 adds the full-vocabulary entropy of the response tokens',
   'grpo.advantageMethod': '[OURS] identical to RLPR so RLPR vs GRPO isolates the reward',
   'grpo.clipLow': '[OURS] as RLPR',
   'grpo.clipHigh': '[OURS] as RLPR',
-  'grpo.klCoef': '[OURS] 0; [S: verl] 0.001 with lowVarKl when enabled',
+  'grpo.klCoef':
+    '[OURS] 0; [S: verl] 0.001 with lowVarKl when enabled; the reference is the frozen initial model',
+  'train.steps': "[OURS] spec §7b's measured small run: 80 RL steps",
   'train.groupSize': '[S: CoVRL, VeriFree, RLPR papers] G = 8',
   'train.questionsPerStep': '[OURS] (papers: 192 CoVRL, 16 VeriFree)',
   'train.temperature': '[S: CoVRL paper, RLPR reference code] 1.0',
   'train.maxTraceTokens': '[OURS] (paper: 2048)',
-  'train.lr': '[OURS] to be tuned (papers: 1e-6 at 7B)',
+  'train.maxAnswerTokens':
+    '[OURS] answer block of a FULL-SAMPLE response (RLPR, GRPO): trace + answer + 4 tag tokens',
+  'train.lr': '[OURS] 1e-5, to be tuned (spec §4–§6; papers: 1e-6 at 7B)',
+  'train.lrSchedule': "[OURS] 'constant'; every method preset sets its own",
+  'train.warmupFraction':
+    '[OURS] 5 % linear warm-up (spec §4, CoVRL); every method preset sets its own',
+  'train.weightDecay': '[OURS] 0; AdamW β = (0.9, 0.95) [S: reference framework defaults]',
   'train.gradClip': '[OURS, verl/oat default] 1.0',
-  'train.miniBatches': '[OURS] 2',
+  'train.evalEvery': '[OURS] in-run greedy evaluations on the in-domain split',
+  'train.checkpointEvery': '[OURS] checkpoints for --resume',
+  'train.logSamples': '[OURS] sampled completions logged per step with their reward terms',
+  'train.miniBatches':
+    '[OURS] 2 (spec §4 CoVRL; spec §6 RLPR and GRPO, reference 4); VeriFree sets 1',
+  'eval.samples': '[OURS] avg@k beside greedy pass@1 (spec §7b: report both)',
+  'eval.temperature': '[OURS] sampled accuracy at the training temperature',
+  'eval.maxQuestions': '[OURS] spec §7b: 200 questions give about ±3.5 points',
+  'eval.maxNewTokens': '[OURS] room for a trace and the answer block',
   'pretrain.posteriorShare': '[OURS] spec §7b: about a third',
   'pretrain.priorTraceErrorRate': '[OURS] spec §7b: 25 %',
   'pretrain.posteriorTraceErrorRate': '[OURS] spec §7b: 5 %',
@@ -217,59 +239,151 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'pretrain.targetHigh': '[OURS] spec §7b: base 20–60 % on the RL training distribution',
 };
 
-/** Per-method preset overrides (beyond the method blocks' own defaults). */
-export const METHOD_PRESETS: Readonly<Record<Method, Record<string, unknown>>> = {
-  covrl: { train: { lr: 1e-5, lrSchedule: 'cosine', warmupFraction: 0.05 } },
-  verifree: { train: { lr: 1e-5, lrSchedule: 'constant', miniBatches: 1 } },
-  rlpr: { train: { lr: 1e-5, lrSchedule: 'constant' } },
-  grpo: { train: { lr: 1e-5, lrSchedule: 'constant' } },
+/** A preset value with the source that justifies it. */
+export interface Cited {
+  readonly value: unknown;
+  readonly source: string;
+}
+
+const cite = (value: unknown, source: string): Cited => ({ value, source });
+
+/** A tree of dotted keys (`{ 'train.lr': 1e-5 }` → `{ train: { lr: 1e-5 } }`). */
+function treeOf(entries: Readonly<Record<string, Cited>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, { value }] of Object.entries(entries)) {
+    const parts = path.split('.');
+    let node = out;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1] as string] = value;
+  }
+  return out;
+}
+
+const SPEC_LR = (section: string, reference: string): string =>
+  `[OURS] spec ${section}: 1e-5, to be tuned (${reference}); every budget preset replaces it (see the budget's train.lr)`;
+
+/** RLPR's PPO schedule, which the verifier GRPO reference copies (spec §6). */
+const RLPR_TRAIN = (who: string): Record<string, Cited> => ({
+  'train.lr': cite(1e-5, SPEC_LR('§6', 'reference: 1e-6')),
+  'train.lrSchedule': cite('constant', `[OURS] spec §6: constant LR${who}`),
+  'train.warmupFraction': cite(0, `[OURS] spec §6: constant LR, no warm-up${who}`),
+  'train.miniBatches': cite(
+    2,
+    `[OURS] spec §6: 2 mini-batches per rollout batch (reference: 4)${who}`,
+  ),
+});
+
+/**
+ * One preset per method, each value with its source. Applied over {@link DEFAULTS} and under
+ * the budget preset, so a budget key (such as `train.lr`) replaces the method's.
+ */
+export const METHOD_PRESET_ENTRIES: Readonly<Record<Method, Readonly<Record<string, Cited>>>> = {
+  covrl: {
+    'train.lr': cite(1e-5, SPEC_LR('§4', 'paper: 1e-6 peak at 7B')),
+    'train.lrSchedule': cite('cosine', '[OURS] spec §4: cosine (paper: cosine at 7B)'),
+    'train.warmupFraction': cite(0.05, '[OURS] spec §4: 5 % warm-up (paper: 64 warm-up steps)'),
+    'train.miniBatches': cite(2, '[OURS] spec §4: 1 epoch of 2 mini-batches of whole groups'),
+  },
+  verifree: {
+    'train.lr': cite(1e-5, SPEC_LR('§5', 'reference: 1e-6 at 8B')),
+    'train.lrSchedule': cite('constant', '[S: reference framework defaults] constant LR (spec §5)'),
+    'train.warmupFraction': cite(0, '[OURS] spec §5: constant LR, no warm-up'),
+    'train.miniBatches': cite(
+      1,
+      '[S: VeriFree reference code] one update per rollout batch, strictly on-policy',
+    ),
+  },
+  rlpr: RLPR_TRAIN(''),
+  grpo: RLPR_TRAIN(', as RLPR (every PPO setting identical, so RLPR vs GRPO isolates the reward)'),
 };
+
+/** Per-method preset overrides as config trees (see {@link METHOD_PRESET_ENTRIES}). */
+export const METHOD_PRESETS: Readonly<Record<Method, Record<string, unknown>>> = {
+  covrl: treeOf(METHOD_PRESET_ENTRIES.covrl),
+  verifree: treeOf(METHOD_PRESET_ENTRIES.verifree),
+  rlpr: treeOf(METHOD_PRESET_ENTRIES.rlpr),
+  grpo: treeOf(METHOD_PRESET_ENTRIES.grpo),
+};
+
+const EMBEDDED_BASE =
+  '[OURS] the embedded base model apps/covrl/assets/base-quick (0.12 M parameters), shared by both budgets so neither needs pretraining';
+const HOW_BASE_WAS_MADE =
+  '[OURS] how the embedded base was made (`covrl pretrain --preset quick`); spec §7b: pretraining has a sharp transition, so evaluate often and pick the base by evaluation';
 
 /**
  * The base model and task both budgets share: a small character GPT pretrained on `addition` and
  * `string-ops`, so one embedded base (`apps/covrl/assets/base-quick`) serves both. Larger models
  * and all six families are one `--config` file away (and then `compare` pretrains their base).
  */
-const SHARED_BASE = {
-  model: { dModel: 64, nLayers: 2, nHeads: 4, dFf: 256, maxContext: 192 },
-  data: {
-    trainFamilies: ['addition'],
-    transferFamilies: ['string-ops'],
-    trainPerFamily: 400,
-    testPerFamily: 100,
-  },
-  pretrain: { steps: 1500, batchSize: 32, lr: 3e-3, examplesPerFamily: 2000, evalEvery: 100 },
-  eval: { samples: 4, maxQuestions: 100, maxNewTokens: 96 },
+const SHARED_BASE: Readonly<Record<string, Cited>> = {
+  'model.dModel': cite(64, EMBEDDED_BASE),
+  'model.nLayers': cite(2, EMBEDDED_BASE),
+  'model.nHeads': cite(4, EMBEDDED_BASE),
+  'model.dFf': cite(256, EMBEDDED_BASE),
+  'model.maxContext': cite(192, EMBEDDED_BASE),
+  'data.trainFamilies': cite(
+    ['addition'],
+    '[OURS] one math family for RL; its level-3 questions form the hard split (spec §7b)',
+  ),
+  'data.transferFamilies': cite(
+    ['string-ops'],
+    '[OURS] a non-math family the base saw in pretraining but RL never trains (spec §7b: a transfer family needs a real share of pretraining)',
+  ),
+  'data.trainPerFamily': cite(400, '[OURS] RL training pool of the embedded base'),
+  'data.testPerFamily': cite(
+    100,
+    '[OURS] 100 held-out questions per family (spec §7b: 200 give about ±3.5 points)',
+  ),
+  'pretrain.steps': cite(1500, HOW_BASE_WAS_MADE),
+  'pretrain.batchSize': cite(32, HOW_BASE_WAS_MADE),
+  'pretrain.lr': cite(3e-3, HOW_BASE_WAS_MADE),
+  'pretrain.examplesPerFamily': cite(2000, HOW_BASE_WAS_MADE),
+  'pretrain.evalEvery': cite(100, HOW_BASE_WAS_MADE),
+  'eval.samples': cite(4, '[OURS] avg@4 beside greedy pass@1 (spec §7b: report both)'),
+  'eval.maxQuestions': cite(100, '[OURS] every held-out question (100 per family)'),
+  'eval.maxNewTokens': cite(96, '[OURS] room for a 64-token trace and the answer block'),
 };
 
+const SMALL_SCALE_LR =
+  "[OURS] small-scale budget, for every method (replaces the method presets' 1e-5): the spec's 1e-5 (§4–§6) is a starting point 'to be tuned', and spec §7b (a measured 0.8 M-parameter character GPT) says to sweep 3e-5 and 1e-4; this 0.12 M-parameter base trains for only 30–80 steps, so the upper value is used. Not tuned per method";
+const TRACE_BUDGET =
+  '[OURS] the addition traces of this task take about 32 tokens (spec: 256 char-level, paper: 2048)';
+const G8 = '[S: CoVRL, VeriFree, RLPR papers] G = 8';
+
 /**
- * Budget presets: how much RL compute a run or comparison spends. `quick` (30 steps of 8 × 8
- * rollouts, two seeds in `compare`) fits in about four minutes on two cores; `standard` (80 steps of
- * 16 × 8 rollouts, the papers' G = 8, three seeds) in about 25 minutes (both measured).
+ * Budget presets: how much RL compute a run or comparison spends, each value with its source.
+ * `quick` (30 steps of 8 × 8 rollouts, two seeds in `compare`) fits in about four minutes on two
+ * cores; `standard` (80 steps of 16 × 8 rollouts, the papers' G = 8, three seeds) in about 25
+ * minutes (both measured). Applied over the method preset: a budget key replaces the method's.
  */
-export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = {
+export const BUDGET_ENTRIES: Readonly<Record<BudgetPreset, Readonly<Record<string, Cited>>>> = {
   quick: {
     ...SHARED_BASE,
-    train: {
-      steps: 30,
-      questionsPerStep: 8,
-      groupSize: 8,
-      maxTraceTokens: 64,
-      lr: 1e-4,
-      evalEvery: 10,
-      checkpointEvery: 10,
-    },
+    'train.steps': cite(
+      30,
+      '[OURS] quick budget: every method × 2 seeds in about 4 minutes on 2 cores',
+    ),
+    'train.questionsPerStep': cite(8, "[OURS] quick budget (spec §7b's run: 16)"),
+    'train.groupSize': cite(8, G8),
+    'train.maxTraceTokens': cite(64, TRACE_BUDGET),
+    'train.lr': cite(1e-4, SMALL_SCALE_LR),
+    'train.evalEvery': cite(10, '[OURS] two in-run evaluations'),
+    'train.checkpointEvery': cite(10, '[OURS] three checkpoints'),
   },
   standard: {
     ...SHARED_BASE,
-    train: {
-      steps: 80,
-      questionsPerStep: 16,
-      groupSize: 8,
-      maxTraceTokens: 64,
-      lr: 1e-4,
-      evalEvery: 20,
-      checkpointEvery: 20,
-    },
+    'train.steps': cite(80, "[OURS] spec §7b's measured small run: 80 RL steps"),
+    'train.questionsPerStep': cite(16, "[OURS] spec §7b's measured small run: 16 questions"),
+    'train.groupSize': cite(8, G8),
+    'train.maxTraceTokens': cite(64, TRACE_BUDGET),
+    'train.lr': cite(1e-4, SMALL_SCALE_LR),
+    'train.evalEvery': cite(20, '[OURS] three in-run evaluations'),
+    'train.checkpointEvery': cite(20, '[OURS] four checkpoints'),
   },
+};
+
+/** Budget presets as config trees (see {@link BUDGET_ENTRIES}). */
+export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = {
+  quick: treeOf(BUDGET_ENTRIES.quick),
+  standard: treeOf(BUDGET_ENTRIES.standard),
 };

@@ -43,6 +43,8 @@ export interface RunResult {
   readonly curves: Readonly<Record<string, readonly number[]>>;
   readonly runDir?: string;
   readonly seconds?: number;
+  /** The run's own resolved config (absent for base evaluations and in older results files). */
+  readonly config?: unknown;
   /** Absent in results written before runs had a status: `done`. */
   readonly status?: RunStatus;
   /** Why a run failed or stopped (the trainer's message, naming the term and step). */

@@ -53,9 +53,22 @@ export interface StepOutput {
   readonly samples: Record<string, unknown>[];
 }
 
+/** What a method sees once per process, on fresh and resumed runs alike. */
+export interface AttachInput {
+  readonly config: Config;
+  /** The model as loaded from the base, before a resumed run restores its checkpoint. */
+  readonly model: CausalLM;
+}
+
 /** A training method: one step in, metrics out; its own state is plain JSON for checkpoints. */
 export interface MethodRunner {
   readonly name: string;
+  /**
+   * Once per process before the first step, fresh or resumed, before any checkpoint is restored:
+   * the place to keep a copy of the initial model (GRPO's frozen KL reference) and to check the
+   * settings. Returns warnings, which the trainer writes to the run log and to stderr.
+   */
+  attach?(input: AttachInput): readonly string[];
   /** Once before the first step of a fresh run (e.g. RLPR's frozen baseline r′). */
   init?(input: InitInput): void;
   step(input: StepInput): Promise<StepOutput>;

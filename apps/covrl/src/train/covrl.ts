@@ -35,6 +35,18 @@ export function covrlRunner(): MethodRunner {
     name: 'covrl',
     getState: () => null,
     setState: () => undefined,
+    attach({ config }) {
+      // methods.md §4 step 1: warn when 0 < α < 1 yet round(α·G) makes every group all-prior or
+      // all-posterior (the split is the same at every step, so once per run).
+      const { warning } = assignSources({
+        numGroups: 1,
+        groupSize: config.train.groupSize,
+        alpha: config.covrl.alpha,
+        split: config.covrl.hybridSplit as 'deterministic' | 'random',
+        seed: 0,
+      });
+      return warning === undefined ? [] : [warning];
+    },
     async step(input: StepInput): Promise<StepOutput> {
       const { config, model, tokenizer, tags, contexts } = input;
       const c = config.covrl;
@@ -195,17 +207,38 @@ export function covrlRunner(): MethodRunner {
           ...(contexts[0] !== undefined ? { thinkClose: contexts[0].thinkClose } : {}),
         }),
       };
-      return { metrics, samples: sampleRows(input, rollouts, rewards, advantages) };
+      return {
+        metrics,
+        samples: sampleRows(input, rollouts, {
+          answerLogProb,
+          rawReward,
+          valid,
+          rewards,
+          advantages,
+        }),
+      };
     },
   };
 }
 
-/** The first `train.logSamples` rollouts with their text and reward terms. */
+/** Per-row reward terms of one CoVRL step (methods.md §4 steps 4–5). */
+interface RowTerms {
+  /** log p(y | x, z) summed over the answer tokens, PRIOR-SCORE, old parameters (nats). */
+  readonly answerLogProb: readonly number[];
+  /** The reward in `covrl.rewardForm`, before the invalid-row rule. */
+  readonly rawReward: readonly number[];
+  /** 1 where the row is valid (well formed and not truncated), 0 where the rule replaced it. */
+  readonly valid: readonly number[];
+  /** The reward after the invalid-row rule. */
+  readonly rewards: readonly number[];
+  readonly advantages: readonly number[];
+}
+
+/** The first `train.logSamples` rollouts with their text and every reward term. */
 function sampleRows(
   input: StepInput,
   rollouts: readonly TraceRollout[],
-  rewards: readonly number[],
-  advantages: readonly number[],
+  terms: RowTerms,
 ): Record<string, unknown>[] {
   const n = Math.min(input.config.train.logSamples, rollouts.length);
   const out: Record<string, unknown>[] = [];
@@ -219,10 +252,16 @@ function sampleRows(
       answer: ex?.answer,
       source: r.source,
       trace: input.tokenizer.decode(r.traceIds),
+      traceTokens: r.traceIds.length,
       finishReason: r.finishReason,
+      truncated: r.truncated,
       wellFormed: r.wellFormed,
-      reward: rewards[r.row],
-      advantage: advantages[r.row],
+      answerLogProb: terms.answerLogProb[r.row],
+      rewardForm: input.config.covrl.rewardForm,
+      rawReward: terms.rawReward[r.row],
+      invalidRule: terms.valid[r.row] === 0,
+      reward: terms.rewards[r.row],
+      advantage: terms.advantages[r.row],
     });
   }
   return out;

@@ -3,19 +3,18 @@
  * (FULL-SAMPLE), is scored on its own tokens, and differs only in the reward. RLPR prices the
  * reference answer spliced after the model's own `<answer>` (mean token probability, debiased by
  * a frozen no-reasoning baseline, plus a format term and a repetition penalty) and filters prompts
- * by reward std; GRPO uses the rule verifier. Everything else (clip 0.2/0.27, token-mean, `'grpo'`
- * advantages) is identical, so RLPR versus GRPO isolates the reward.
+ * by reward std; GRPO uses the rule verifier of each family, the same one evaluation uses.
+ * Everything else (clip 0.2/0.27, token-mean, `'grpo'` advantages) is identical, so RLPR versus
+ * GRPO isolates the reward. Options: RLPR's entropy bonus (`rlpr.entropyCoef`, full-vocabulary
+ * entropy of the response tokens) and GRPO's KL to the frozen initial model (`grpo.klCoef`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { grpoLoss, rlprLoss } from '@covrl/objectives';
 import { groupAdvantages, stdFilterInit, stdFilterKeep, stdFilterStep } from '@covrl/grpo';
 import type { StdFilterState } from '@covrl/grpo';
-import {
-  answerLikelihoodReward,
-  debiasedReward,
-  isEquivalent,
-  repetitionPenalty,
-} from '@covrl/rewards';
+import { createCausalLM } from '@covrl/models';
+import type { CausalLM } from '@covrl/models';
+import { answerLikelihoodReward, debiasedReward, repetitionPenalty } from '@covrl/rewards';
 import {
   sampleResponses,
   scoreResponses,
@@ -24,14 +23,110 @@ import {
 } from '@covrl/sampler';
 import type { ExampleContexts, ResponseRollout } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
+import { isCorrect } from '../eval/evaluate.js';
+import { responseTokens } from '../config/context-budget.js';
 import type { MethodRunner, StepInput, StepOutput } from './common.js';
 import { applyUpdate, mean, mergeMetrics, miniBatchRows, rewardStats } from './common.js';
 
 const pick = <T>(xs: readonly T[], rows: readonly number[]): T[] => rows.map((r) => xs[r] as T);
 
-/** Token budget of a full response: trace plus the answer block. */
+/** Token budget of a full response: trace plus the answer block (checked when decoding). */
 export function responseBudget(input: Pick<StepInput, 'config'>): number {
-  return input.config.train.maxTraceTokens + input.config.train.maxAnswerTokens + 4;
+  return responseTokens(input.config);
+}
+
+/**
+ * Per-token entropy of the policy at every sampled response token (FULL-SAMPLE context, logits
+ * divided by τ as in sampling): `H[b, t] = −Σ_v π(v | x, o_<t) log π(v | x, o_<t)` over the whole
+ * vocabulary, read from the logits at position `P_b + t − 1` (`P_b` = prompt length), shape
+ * `[B, T]`, `T = max_b |o_b|`, 0 at padding. Differentiable (RLPR's entropy bonus, methods.md §6).
+ *
+ * One extra forward over the right-padded rows (padding never reaches earlier positions under the
+ * causal mask). The `[B, L] → [B, T]` gather is a batched matmul with a one-hot selection, whose
+ * gradient needs no scatter kernel; the loop it replaces is
+ * `for b, t < |o_b|: out[b][t] = H[b][P_b + t − 1]`.
+ */
+export function responseEntropy(
+  model: Pick<CausalLM, 'logits'>,
+  args: {
+    readonly rollouts: readonly Pick<ResponseRollout, 'exampleIndex' | 'responseIds'>[];
+    readonly contexts: readonly ExampleContexts[];
+    readonly temperature: number;
+  },
+): tf.Tensor2D {
+  const { rollouts, contexts, temperature } = args;
+  if (rollouts.length === 0) throw new Error('responseEntropy: rollouts must not be empty');
+  if (!(temperature > 0)) throw new Error('responseEntropy: temperature must be > 0');
+  const prefixes = rollouts.map((r) => {
+    const c = contexts[r.exampleIndex];
+    if (c === undefined) throw new Error(`responseEntropy: no context ${r.exampleIndex}`);
+    return c.priorPrefix;
+  });
+  const seqs = rollouts.map((r, b) => [...(prefixes[b] as readonly number[]), ...r.responseIds]);
+  const B = rollouts.length;
+  const L = Math.max(...seqs.map((x) => x.length));
+  const T = Math.max(...rollouts.map((r) => r.responseIds.length));
+  if (T === 0) return tf.zeros([B, 0]);
+  const select = new Float32Array(B * L * T);
+  rollouts.forEach((r, b) => {
+    const P = (prefixes[b] as readonly number[]).length;
+    for (let t = 0; t < r.responseIds.length; t++) select[(b * L + P + t - 1) * T + t] = 1;
+  });
+  return tf.tidy(() => {
+    const ids = seqs.map((x) => [...x, ...new Array<number>(L - x.length).fill(0)]);
+    const logits = model.logits({ ids }); // [B, L, V]
+    const logp = tf.logSoftmax(temperature === 1 ? logits : tf.div(logits, temperature));
+    const H = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)); // [B, L]
+    const picked = tf.matMul(tf.expandDims(H, 1), tf.tensor3d(select, [B, L, T])); // [B, 1, T]
+    return tf.reshape(picked, [B, T]) as tf.Tensor2D;
+  });
+}
+
+/** The parameters of the initial model, copied to plain arrays (GRPO's frozen KL reference). */
+export interface FrozenWeights {
+  readonly model: CausalLM['config'];
+  readonly weights: Readonly<Record<string, { shape: number[]; data: Float32Array }>>;
+}
+
+export function freezeWeights(model: CausalLM): FrozenWeights {
+  const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, v] of model.variables()) {
+    weights[name] = { shape: v.shape.slice(), data: Float32Array.from(v.dataSync()) };
+  }
+  return { model: model.config, weights };
+}
+
+/** Run `fn` with the frozen reference as a model, disposing it (and its weights) afterwards. */
+function withReference<T>(frozen: FrozenWeights, fn: (reference: CausalLM) => T): T {
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [name, w] of Object.entries(frozen.weights))
+    tensors[name] = tf.tensor(w.data, w.shape);
+  let reference: CausalLM | undefined;
+  try {
+    reference = createCausalLM(frozen.model, { seed: 0, weights: tensors });
+    return fn(reference);
+  } finally {
+    reference?.dispose();
+    tf.dispose(Object.values(tensors));
+  }
+}
+
+/**
+ * Training reward of the verifier GRPO reference: 1 iff its extracted answer passes the family's
+ * own rule verifier, the function evaluation scores with (`isCorrect`; data without a known family
+ * falls back to the generic `isEquivalent` in both), and the response is well formed. The format
+ * condition is the one difference from evaluation, on purpose: methods.md §6 gives malformed
+ * responses R = 0 (RLPR's exactly-once tag rule, `formatValid`), while evaluation reads the answer
+ * of any response that has one.
+ */
+export function verifierRewards(
+  rollouts: readonly Pick<ResponseRollout, 'exampleIndex' | 'formatValid' | 'extractedAnswer'>[],
+  examples: readonly Example[],
+): number[] {
+  return rollouts.map((r) => {
+    const ex = examples[r.exampleIndex];
+    return r.formatValid && ex !== undefined && isCorrect(r.extractedAnswer, ex) ? 1 : 0;
+  });
 }
 
 interface Round {
@@ -67,30 +162,48 @@ async function sampleRound(
   return { examples, contexts, rollouts, ...reward(rollouts, contexts, examples) };
 }
 
-/** The update shared by RLPR and GRPO: old log-probs, then one clipped step per mini-batch. */
+/**
+ * The update shared by RLPR and GRPO: old log-probs (and, for GRPO with `klCoef` > 0, the frozen
+ * reference's), then one clipped step per mini-batch. Scoring divides the logits by the sampling
+ * temperature (methods.md §3.1).
+ */
 function update(
   input: StepInput,
   round: { contexts: readonly ExampleContexts[]; rollouts: readonly ResponseRollout[] },
   rewards: readonly number[],
   advantages: readonly number[],
   which: 'rlpr' | 'grpo',
+  reference?: FrozenWeights,
 ): Record<string, number> {
   const { config, model } = input;
   const G = config.train.groupSize;
+  const temperature = config.train.temperature;
   const chunks = miniBatchRows(round.rollouts.length, G, config.train.miniBatches);
+  const score = (policy: CausalLM, rows: readonly ResponseRollout[]) =>
+    scoreResponses(policy, { rollouts: rows, contexts: round.contexts, temperature });
   const olds = chunks.map((rows) =>
-    tf.tidy(
-      () =>
-        scoreResponses(model, { rollouts: pick(round.rollouts, rows), contexts: round.contexts })
-          .logProbs,
-    ),
+    tf.tidy(() => score(model, pick(round.rollouts, rows)).logProbs),
   );
+  const klCoef = which === 'grpo' ? config.grpo.klCoef : 0;
+  let refs: tf.Tensor2D[] | undefined;
+  if (klCoef > 0) {
+    if (reference === undefined) {
+      tf.dispose(olds);
+      throw new Error(
+        'grpo: grpo.klCoef > 0 needs the frozen initial model, which the trainer hands to the runner (attach) before step 1',
+      );
+    }
+    refs = withReference(reference, (ref) =>
+      chunks.map((rows) => tf.tidy(() => score(ref, pick(round.rollouts, rows)).logProbs)),
+    );
+  }
+  const entropyCoef = which === 'rlpr' ? config.rlpr.entropyCoef : 0;
   const traceOnly = which === 'rlpr' && config.rlpr.traceOnlyGradient;
   const parts = chunks.map((rows, k) => {
     const mb = pick(round.rollouts, rows);
     const old = olds[k] as tf.Tensor2D;
     const m = applyUpdate(input, () => {
-      const s = scoreResponses(model, { rollouts: mb, contexts: round.contexts });
+      const s = score(model, mb);
       let mask = s.mask;
       if (traceOnly) {
         // Gradient on the reasoning tokens only (spec §7b option): positions before the end of
@@ -112,15 +225,30 @@ function update(
         advantages: tf.tensor1d(pick(advantages, rows)),
         rewards: tf.tensor1d(pick(rewards, rows)),
       };
-      return which === 'rlpr'
-        ? rlprLoss(batch, {
-            clipLow: config.rlpr.clipLow,
-            clipHigh: config.rlpr.clipHigh,
-            entropyCoef: config.rlpr.entropyCoef,
-          })
-        : grpoLoss(batch, { clipLow: config.grpo.clipLow, clipHigh: config.grpo.clipHigh });
+      if (which === 'rlpr') {
+        return rlprLoss(
+          entropyCoef > 0
+            ? {
+                ...batch,
+                entropy: responseEntropy(model, {
+                  rollouts: mb,
+                  contexts: round.contexts,
+                  temperature,
+                }),
+              }
+            : batch,
+          { clipLow: config.rlpr.clipLow, clipHigh: config.rlpr.clipHigh, entropyCoef },
+        );
+      }
+      const ref = refs?.[k];
+      return grpoLoss(ref === undefined ? batch : { ...batch, refLogProbs: ref }, {
+        clipLow: config.grpo.clipLow,
+        clipHigh: config.grpo.clipHigh,
+        klCoef,
+      });
     });
     old.dispose();
+    refs?.[k]?.dispose();
     return m;
   });
   return mergeMetrics(parts);
@@ -156,6 +284,8 @@ function samples(
     response: r.text,
     extracted: r.extractedAnswer,
     formatValid: r.formatValid,
+    finishReason: r.finishReason,
+    truncated: r.truncated,
     reward: round.rewards[i],
     advantage: advantages[i],
     ...Object.fromEntries(Object.entries(round.terms).map(([k, v]) => [k, v[i]])),
@@ -173,12 +303,22 @@ const advantagesOf = (rewards: readonly number[], G: number, method: string): nu
     ),
   );
 
-/** The verifier GRPO reference: R = 1 iff the extracted answer matches the reference. */
+/**
+ * The verifier GRPO reference: R = 1 iff the extracted answer passes the family's verifier. With
+ * `grpo.klCoef` > 0 the loss adds `lowVarKl` to the initial model, frozen when the trainer
+ * attaches the runner (before a resumed run restores its checkpoint, so it is the base model).
+ */
 export function grpoRunner(): MethodRunner {
+  let reference: FrozenWeights | undefined;
   return {
     name: 'grpo',
     getState: () => null,
     setState: () => undefined,
+    attach({ config, model }) {
+      // Plain arrays, not tensors: nothing to free if the run stops early.
+      reference = config.grpo.klCoef > 0 ? freezeWeights(model) : undefined;
+      return [];
+    },
     async step(input: StepInput): Promise<StepOutput> {
       const G = input.config.train.groupSize;
       const round = await sampleRound(
@@ -186,19 +326,10 @@ export function grpoRunner(): MethodRunner {
         input.examples,
         input.contexts,
         input.seed,
-        (rollouts, _c, examples) => ({
-          rewards: rollouts.map((r) =>
-            r.formatValid &&
-            r.extractedAnswer !== undefined &&
-            isEquivalent(r.extractedAnswer, examples[r.exampleIndex]?.answer ?? '')
-              ? 1
-              : 0,
-          ),
-          terms: {},
-        }),
+        (rollouts, _c, examples) => ({ rewards: verifierRewards(rollouts, examples), terms: {} }),
       );
       const advantages = advantagesOf(round.rewards, G, input.config.grpo.advantageMethod);
-      const m = update(input, round, round.rewards, advantages, 'grpo');
+      const m = update(input, round, round.rewards, advantages, 'grpo', reference);
       return {
         metrics: { ...m, ...rewardStats(round.rewards, G), ...responseStats(round.rollouts) },
         samples: samples(input, round, advantages),

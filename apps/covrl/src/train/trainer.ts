@@ -170,6 +170,8 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
     weightDecay: config.train.weightDecay,
   });
   const runner = options.runner ?? RUNNERS[config.method]();
+  // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
+  const warnings = runner.attach?.({ config, model }) ?? [];
   const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');
   const contextsOf = (xs: readonly Example[]) => xs.map((x) => cache.get(x));
 
@@ -213,6 +215,11 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
   } catch (error) {
     optimizer.dispose();
     throw error;
+  }
+
+  for (const w of warnings) {
+    log.event(startStep, `warning: ${w}`);
+    if (options.quiet !== true) process.stderr.write(`covrl: warning: ${w}\n`);
   }
 
   const curves: Record<string, number[]> = { step: [] };

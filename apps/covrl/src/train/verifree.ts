@@ -50,12 +50,17 @@ export function verifreeRunner(): MethodRunner {
         temperature: config.train.temperature,
       } as const;
       // Rewards and advantages are detached: one no-grad pass, then the graded pass of the update.
-      const { rewards, advantages, oldTrace, rawProb } = tf.tidy(() => {
+      const { rewards, advantages, oldTrace, rawProb, logProb } = tf.tidy(() => {
         const s = scoreTraces(model, scoreArgs);
         const raw = answerLikelihoodReward({
           answerLogProbs: s.answer.logProbs,
           answerMask: s.answer.mask,
           form,
+        });
+        const lp = answerLikelihoodReward({
+          answerLogProbs: s.answer.logProbs,
+          answerMask: s.answer.mask,
+          form: 'log-prob-sum',
         });
         const R = applyInvalidRowRule({
           rewards: raw,
@@ -69,11 +74,18 @@ export function verifreeRunner(): MethodRunner {
           groupSize: G,
           method: v.advantageMethod as 'rloo',
         });
-        return { rewards: R, advantages: A, oldTrace: s.priorTrace.logProbs, rawProb: raw };
+        return {
+          rewards: R,
+          advantages: A,
+          oldTrace: s.priorTrace.logProbs,
+          rawProb: raw,
+          logProb: lp,
+        };
       });
       const rewardValues = Array.from(await rewards.data());
       const advValues = Array.from(await advantages.data());
       const rawValues = Array.from(await rawProb.data());
+      const logProbValues = Array.from(await logProb.data());
       const m = applyUpdate(input, () => {
         const s = scoreTraces(model, scoreArgs);
         return verifreeLoss(
@@ -89,7 +101,7 @@ export function verifreeRunner(): MethodRunner {
           { answerTermWeight: v.answerTermWeight as 'reward' },
         );
       });
-      tf.dispose([rewards, advantages, oldTrace, rawProb]);
+      tf.dispose([rewards, advantages, oldTrace, rawProb, logProb]);
       const stats = rolloutStats(rollouts);
       const metrics: Record<string, number> = {
         ...m,
@@ -104,11 +116,23 @@ export function verifreeRunner(): MethodRunner {
         'length/trace_max': stats.traceMax,
         'length/answer_mean': mean(contexts.map((c) => c.answer.length)),
       };
+      // Every reward term of methods.md §5 step 3: L (nats over the answer span), R = exp L
+      // before and after the invalid-row rule, and what made a row invalid.
       const samples = rollouts.slice(0, config.train.logSamples).map((r) => ({
         question: input.examples[r.exampleIndex]?.question,
         answer: input.examples[r.exampleIndex]?.answer,
+        source: r.source,
         trace: tokenizer.decode(r.traceIds),
+        traceTokens: r.traceIds.length,
         finishReason: r.finishReason,
+        truncated: r.truncated,
+        wellFormed: r.wellFormed,
+        answerTokens: contexts[r.exampleIndex]?.answer.length,
+        answerSpan,
+        answerLogProb: logProbValues[r.row],
+        rewardForm: form,
+        rawReward: rawValues[r.row],
+        invalidRule: valid[r.row] === 0,
         reward: rewardValues[r.row],
         advantage: advValues[r.row],
       }));
