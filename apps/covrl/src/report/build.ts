@@ -87,6 +87,55 @@ function curveSeries(groups: Map<string, RunResult[]>, key: string): Series[] {
   return out;
 }
 
+/** The resolved config recorded in results.json (`config.resolved`), when present. */
+function resolvedOf(config: unknown): Record<string, Record<string, unknown>> {
+  const r = (config as { resolved?: unknown } | null | undefined)?.resolved;
+  return typeof r === 'object' && r !== null ? (r as Record<string, Record<string, unknown>>) : {};
+}
+
+const FORM_AXES: Readonly<Record<string, { title: string; yLabel: string }>> = {
+  'log-prob-sum': { title: 'log p(y|x,z), nats', yLabel: 'nats (Σ log p over answer tokens)' },
+  'log-prob-mean': { title: 'mean log p(y_k|x,z), nats per token', yLabel: 'nats per token' },
+  prob: { title: 'p(y|x,z), probability', yLabel: 'probability' },
+  'mean-prob': { title: 'mean token probability of y', yLabel: 'probability' },
+  'geo-mean-prob': { title: 'geometric-mean token probability of y', yLabel: 'probability' },
+};
+
+/**
+ * What `reward/mean` measures for a method, with its unit (the reward forms from the recorded
+ * config, else the defaults): the title and y label of that method's reward chart.
+ */
+export function rewardAxis(method: string, config: unknown): { title: string; yLabel: string } {
+  const c = resolvedOf(config);
+  const form = (m: string, fallback: string): string => {
+    const f = c[m]?.['rewardForm'];
+    return typeof f === 'string' ? f : fallback;
+  };
+  switch (method) {
+    case 'covrl':
+      return FORM_AXES[form('covrl', 'log-prob-sum')] ?? { title: 'reward', yLabel: 'reward' };
+    case 'verifree': {
+      const a = FORM_AXES[form('verifree', 'prob')];
+      return {
+        title: `π(y|x,z) incl. </answer>, ${a?.title ?? 'probability'}`,
+        yLabel: a?.yLabel ?? 'probability',
+      };
+    }
+    case 'rlpr': {
+      const w = c['rlpr']?.['formatWeight'];
+      const fw = typeof w === 'number' ? w : 0.1;
+      return {
+        title: `${Number((1 - fw).toPrecision(6))}·clip(r − r′, 0, 1) + ${fw}·format`,
+        yLabel: 'reward (probability scale)',
+      };
+    }
+    case 'grpo':
+      return { title: 'verifier reward', yLabel: 'fraction of responses correct' };
+    default:
+      return { title: 'reward/mean', yLabel: 'reward' };
+  }
+}
+
 interface Verdict {
   readonly lines: string[];
 }
@@ -143,29 +192,41 @@ function accuracyTable(results: Results, kind: 'greedy' | 'sampled'): string {
   return [head, ...rows].join('\n');
 }
 
+/** The (split, family) columns of the family table: each split's own families, sorted. */
+export function familyColumns(results: Results): { split: string; family: string }[] {
+  const splits = [...results.splits, ...results.runs.flatMap((r) => Object.keys(r.splits))].filter(
+    (s, i, all) => all.indexOf(s) === i,
+  );
+  return splits.flatMap((split) =>
+    [...new Set(results.runs.flatMap((r) => Object.keys(r.splits[split]?.byFamily ?? {})))]
+      .sort()
+      .map((family) => ({ split, family })),
+  );
+}
+
+/**
+ * Greedy accuracy per split and family, pooled over seeds. Splits are never pooled: the same
+ * family appears in several (level-2 `addition` in-domain, level-3 `addition` in `hard`).
+ */
 function familyTable(results: Results): string {
   const groups = groupByLabel(results.runs);
-  const families = [
-    ...new Set(
-      results.runs.flatMap((r) => Object.values(r.splits).flatMap((s) => Object.keys(s.byFamily))),
-    ),
-  ].sort();
-  if (families.length === 0) return '';
-  const head = `| method | ${families.join(' | ')} |\n|---|${families.map(() => '---').join('|')}|`;
+  const columns = familyColumns(results);
+  if (columns.length === 0) return '';
+  const head =
+    `| method | ${columns.map((c) => `${c.split}: ${c.family}`).join(' | ')} |\n` +
+    `|---|${columns.map(() => '---').join('|')}|`;
   const rows = [...groups.entries()].map(([label, runs]) => {
-    const cells = families.map((f) => {
+    const cells = columns.map(({ split, family }) => {
       let correct = 0;
       let total = 0;
       for (const r of runs) {
-        for (const s of Object.values(r.splits)) {
-          const t = s.byFamily[f];
-          if (t) {
-            correct += t.correct;
-            total += t.total;
-          }
+        const t = r.splits[split]?.byFamily[family];
+        if (t) {
+          correct += t.correct;
+          total += t.total;
         }
       }
-      return total > 0 ? pct(correct / total) : 'n/a';
+      return total > 0 ? `${pct(correct / total)} (n=${total})` : 'n/a';
     });
     return `| ${label} | ${cells.join(' | ')} |`;
   });
@@ -224,7 +285,7 @@ ${accuracyTable(results, 'greedy')}
 
 ${accuracyTable(results, 'sampled')}
 
-## Greedy accuracy by family (%, pooled over seeds and splits)
+## Greedy accuracy by split and family (%, pooled over seeds; n = questions × seeds)
 
 ${familyTable(results)}
 
@@ -267,14 +328,28 @@ export function renderHtml(all: Results): string {
       yMax: 1,
     }),
   );
-  charts.push(
-    lineChart({
-      title: 'Training reward (mean, smoothed)',
-      xLabel: 'step',
-      yLabel: 'reward/mean',
-      series: curveSeries(trained, 'reward/mean'),
-    }),
-  );
+  // One reward chart per method: the rewards are different quantities in different units
+  // (CoVRL's log-likelihood in nats, the others' probabilities or accuracies).
+  const byMethod = new Map<string, Map<string, RunResult[]>>();
+  for (const [label, runs] of trained) {
+    const m = runs[0]?.method ?? label;
+    const g = byMethod.get(m) ?? new Map<string, RunResult[]>();
+    g.set(label, runs);
+    byMethod.set(m, g);
+  }
+  for (const [method, labels] of byMethod) {
+    // The run's own config where results.json has it, else the shared one.
+    const own = [...labels.values()][0]?.[0]?.config;
+    const axis = rewardAxis(method, own !== undefined ? { resolved: own } : results.config);
+    charts.push(
+      lineChart({
+        title: `Training reward, ${method}: ${axis.title} (mean, smoothed)`,
+        xLabel: 'step',
+        yLabel: axis.yLabel,
+        series: curveSeries(labels, 'reward/mean'),
+      }),
+    );
+  }
   const covrl = new Map([...trained].filter(([, runs]) => runs[0]?.method === 'covrl'));
   const priorPost: Series[] = [];
   for (const [label, runs] of covrl) {
@@ -283,34 +358,37 @@ export function renderHtml(all: Results): string {
       if (pts.length > 0) priorPost.push({ name: `${label} ${key.split('/')[1]}`, points: pts });
     }
   }
+  const covrlAxis = rewardAxis('covrl', results.config);
   charts.push(
     lineChart({
-      title: 'CoVRL: prior vs posterior reward',
+      title: `CoVRL: prior vs posterior reward (${covrlAxis.title})`,
       xLabel: 'step',
-      yLabel: 'log p(y|x,z)',
+      yLabel: covrlAxis.yLabel,
       series: priorPost,
     }),
   );
   charts.push(
     lineChart({
-      title: 'KL estimate',
+      title: 'CoVRL composite KL estimate (kl/composite/mean)',
       xLabel: 'step',
-      yLabel: 'kl/composite/mean',
+      yLabel: 'nats per trace token',
       series: curveSeries(trained, 'kl/composite/mean'),
     }),
   );
-  const lengthKey = (runs: RunResult[]): string =>
-    runs.some((r) => r.curves['length/trace_mean'] !== undefined)
-      ? 'length/trace_mean'
-      : 'length/response_mean';
-  const lengthSeries: Series[] = [];
-  for (const [label, runs] of trained) {
-    const pts = meanCurve(runs, lengthKey(runs));
-    if (pts.length > 0) lengthSeries.push({ name: label, points: pts });
+  // Two different lengths, never on one axis: CoVRL and VeriFree sample a trace that stops at
+  // `</think>`; RLPR and GRPO sample the whole response (trace, answer block and tags).
+  for (const [key, title] of [
+    ['length/trace_mean', 'Trace length (length/trace_mean: sampled trace incl. </think>)'],
+    [
+      'length/response_mean',
+      'Response length (length/response_mean: trace, answer and tags of a full response)',
+    ],
+  ] as const) {
+    const series = curveSeries(trained, key);
+    if (series.length > 0) {
+      charts.push(lineChart({ title, xLabel: 'step', yLabel: 'tokens', series }));
+    }
   }
-  charts.push(
-    lineChart({ title: 'Trace length', xLabel: 'step', yLabel: 'tokens', series: lengthSeries }),
-  );
   const md = renderMarkdown(all);
   const mdHtml = escapeXml(md);
   return `<!doctype html>

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   accuracyInterval,
+  familyColumns,
   meanCurve,
   rebuildReport,
   renderHtml,
   renderMarkdown,
+  rewardAxis,
   verdict,
   writeReport,
 } from './build.js';
@@ -19,9 +21,10 @@ const dir = mkdtempSync(join(tmpdir(), 'covrl-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(label: string, seed: number, inDomain: number, transfer: number): RunResult {
+  const method = label === 'base' ? 'base' : label;
   return {
     label,
-    method: label === 'base' ? 'base' : label,
+    method,
     seed,
     variant: {},
     splits: {
@@ -35,11 +38,20 @@ function run(label: string, seed: number, inDomain: number, transfer: number): R
         sampled: { correct: transfer, total: 400, k: 4 },
         byFamily: { 'string-ops': { correct: transfer, total: 100 } },
       },
+      // The same family as in-domain, at a harder level: never pooled with it.
+      hard: {
+        greedy: { correct: 1, total: 50 },
+        sampled: { correct: 2, total: 200, k: 4 },
+        byFamily: { addition: { correct: 1, total: 50 } },
+      },
     },
     curves: {
       step: [1, 2, 3],
       'reward/mean': [seed, seed + 1, seed + 2],
       'reward/prior/mean': [-3, -2, -1],
+      // CoVRL logs its sampled trace's length, RLPR its whole response's.
+      ...(method === 'covrl' ? { 'length/trace_mean': [30, 31, 32] } : {}),
+      ...(method === 'rlpr' ? { 'length/response_mean': [40, 41, 42] } : {}),
     },
   };
 }
@@ -50,7 +62,7 @@ const results: Results = {
   covrlVersion: '0.1.0',
   backend: 'wasm',
   config: {},
-  splits: ['in-domain', 'transfer'],
+  splits: ['in-domain', 'transfer', 'hard'],
   runs: [
     run('base', 1, 30, 20),
     run('base', 2, 32, 22),
@@ -152,11 +164,55 @@ describe('report', () => {
   it('renders markdown tables and a self-contained html page', () => {
     const md = renderMarkdown(results);
     expect(md).toContain('| covrl | 2 |');
-    expect(md).toContain('| method | addition | string-ops |');
     const html = renderHtml(results);
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<(script|link|img)\b/);
     expect(html).not.toMatch(/src=|href="http/);
+  });
+  it('breaks the family table down by split: one family in two splits is two columns', () => {
+    expect(familyColumns(results)).toEqual([
+      { split: 'in-domain', family: 'addition' },
+      { split: 'transfer', family: 'string-ops' },
+      { split: 'hard', family: 'addition' },
+    ]);
+    const md = renderMarkdown(results);
+    expect(md).toContain(
+      '| method | in-domain: addition | transfer: string-ops | hard: addition |',
+    );
+    // covrl: 60 + 64 of 200 in-domain, 2 of 100 on hard (pooled over its two seeds).
+    expect(md).toContain('| covrl | 62.0 (n=200) | 32.0 (n=200) | 2.0 (n=100) |');
+  });
+  it('plots each reward on its own axis with its unit, and trace and response lengths apart', () => {
+    const html = renderHtml(results);
+    const titles = [...html.matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1] ?? '');
+    const rewardCharts = titles.filter((t) => t.startsWith('Training reward'));
+    expect(rewardCharts).toEqual([
+      'Training reward, covrl: log p(y|x,z), nats (mean, smoothed)',
+      'Training reward, rlpr: 0.9·clip(r − r′, 0, 1) + 0.1·format (mean, smoothed)',
+    ]);
+    expect(html).toContain('nats (Σ log p over answer tokens)');
+    expect(titles).toContain(
+      'Trace length (length/trace_mean: sampled trace incl. &lt;/think&gt;)',
+    );
+    expect(titles).toContain(
+      'Response length (length/response_mean: trace, answer and tags of a full response)',
+    );
+    // No chart draws both lengths: the covrl series is only in the trace chart.
+    const charts = html.split('<svg').slice(1);
+    const trace = charts.find((c) => c.includes('aria-label="Trace length'));
+    const response = charts.find((c) => c.includes('aria-label="Response length'));
+    expect(trace).toContain('>covrl<');
+    expect(trace).not.toContain('>rlpr<');
+    expect(response).toContain('>rlpr<');
+    expect(response).not.toContain('>covrl<');
+  });
+  it('reads the reward units from the recorded config', () => {
+    expect(rewardAxis('covrl', { resolved: { covrl: { rewardForm: 'mean-prob' } } })).toEqual({
+      title: 'mean token probability of y',
+      yLabel: 'probability',
+    });
+    expect(rewardAxis('grpo', {}).yLabel).toBe('fraction of responses correct');
+    expect(rewardAxis('verifree', {}).title).toContain('π(y|x,z)');
   });
   it('writes the three files and rebuilds them from results.json', async () => {
     await writeReport(dir, results);
