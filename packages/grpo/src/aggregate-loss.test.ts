@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateLoss } from './aggregate-loss.js';
 import type { AggregationName } from './aggregations.js';
 import { aggregations } from './aggregations.js';
+import { clippedSurrogate } from './clipped-surrogate.js';
 import {
   leakedTensors,
   mulberry32,
@@ -92,6 +93,25 @@ describe('aggregateLoss', () => {
     ]);
     const mask = tf.zeros([2, 2]);
     for (const mode of MODES) expect(aggregateLoss({ loss, mask, mode }).dataSync()[0]).toBe(0);
+  });
+
+  it('returns 0 for an empty batch ([0, T] or [B, 0]) in every mode, surrogates included', () => {
+    // tf.all of an empty tensor is false: the mask check used to reject these as non-finite.
+    for (const shape of [
+      [0, 3],
+      [2, 0],
+    ] as const) {
+      const logRatio = tf.zeros([...shape]);
+      const advantages = tf.zeros([shape[0]]);
+      const perToken = clippedSurrogate({ logRatio, advantages });
+      expect(perToken.shape).toEqual([...shape]);
+      for (const mode of MODES) {
+        expect(
+          aggregateLoss({ loss: perToken, mask: tf.zeros([...shape]), mode }).dataSync()[0],
+        ).toBe(0);
+      }
+      tf.dispose([logRatio, advantages, perToken]);
+    }
   });
 
   it('never lets masked positions matter, even NaN or ±∞ (property)', () => {

@@ -27,9 +27,12 @@ export function validateAggregationInput(fn: string, x: AggregationInput): void 
   assertTensor(fn, 'loss', x.loss);
   assertRank(fn, 'loss', x.loss, 2);
   assertMask(fn, 'mask', x.mask, 'loss', x.loss);
-  const nan = tf.tidy(
-    () => tf.any(tf.logicalAnd(tf.greater(x.mask, 0), tf.notEqual(x.loss, x.loss))).dataSync()[0],
-  );
+  // An empty batch ([0, T] or [B, 0]) has no real position to check; it aggregates to 0.
+  const nan =
+    x.loss.size > 0 &&
+    tf.tidy(
+      () => tf.any(tf.logicalAnd(tf.greater(x.mask, 0), tf.notEqual(x.loss, x.loss))).dataSync()[0],
+    );
   if (nan) fail(fn, 'loss', 'contains NaN at real (mask > 0) positions');
   if (x.normalizer !== undefined) {
     assertNumberIn(fn, 'normalizer', x.normalizer, Number.MIN_VALUE, Number.MAX_VALUE);
@@ -94,7 +97,8 @@ function seqMeanTokenSumNorm(x: AggregationInput): tf.Scalar {
 
 /**
  * The built-in aggregation modes by name, frozen; extend by spreading into a new record.
- * Every mode returns 0 for a batch without any real token.
+ * Every mode returns 0 for a batch without any real token, an empty `[0, T]` or `[B, 0]` one
+ * included.
  */
 export const aggregations = Object.freeze({
   'token-mean': tokenMean,

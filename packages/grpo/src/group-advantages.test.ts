@@ -115,6 +115,41 @@ describe('groupAdvantages', () => {
     out.dispose();
   });
 
+  it('gives an empty [0] result for no rewards (N = 0 is whole groups), for every method', () => {
+    // tf.all of an empty tensor is false: a naive finiteness check reported NaN here.
+    const empty = tf.tensor1d([]);
+    for (const method of ['grpo', 'dr-grpo', 'rloo'] as const) {
+      const out = groupAdvantages({ rewards: empty, groupSize: 2, method });
+      expect(out.shape).toEqual([0]);
+      out.dispose();
+    }
+    empty.dispose();
+  });
+
+  it('rejects a method function that does not return [Q, G], naming the method argument', () => {
+    const r = tf.tensor1d([1, 2, 3, 4]);
+    const perGroup: AdvantageMethod = ({ groupedRewards }) => tf.mean(groupedRewards, 1);
+    const transposed: AdvantageMethod = ({ groupedRewards }) => tf.transpose(groupedRewards);
+    expect(() => groupAdvantages({ rewards: r, groupSize: 2, method: perGroup })).toThrow(
+      /^groupAdvantages: method returned shape \[2\] but must return \[2, 2\]/,
+    );
+    const square = tf.tensor1d([1, 2, 3, 4, 5, 6]);
+    expect(() => groupAdvantages({ rewards: square, groupSize: 2, method: transposed })).toThrow(
+      /^groupAdvantages: method returned shape \[2, 3\] but must return \[3, 2\]/,
+    );
+    expect(
+      leakedTensors(() => {
+        try {
+          groupAdvantages({ rewards: r, groupSize: 2, method: perGroup });
+        } catch {
+          // expected
+        }
+        return [];
+      }),
+    ).toBe(0);
+    tf.dispose([r, square]);
+  });
+
   it('leaks no tensor', () => {
     const rewards = tf.tensor1d(seededRewardValues(8, 5));
     for (const method of ['grpo', 'dr-grpo', 'rloo'] as const) {

@@ -32,13 +32,16 @@ export interface GroupAdvantagesInput {
  * Vectorised as a reshape to `[N/G, G]`; the readable loop it replaces:
  * `for g in groups: for i in g: A[i] = (r[i] − mean(g)) / (std(g) + ε)`.
  *
- * @param x.rewards - `[N]` finite rewards, groups contiguous.
+ * @param x.rewards - `[N]` finite rewards, groups contiguous. `N = 0` (no group; `0 % G = 0`) is
+ *   valid and gives an empty `[0]` result.
  * @param x.groupSize - G ≥ 2, must divide N.
- * @param x.method - method name or function; default `'grpo'`.
- * @param x.epsilon - default 1e-6, must be ≥ 0.
+ * @param x.method - method name or function (`[Q, G]` → `[Q, G]`); default `'grpo'`.
+ * @param x.epsilon - default 1e-6, must be ≥ 0 (with 0, `'grpo'` gives 0/0 = NaN on a constant
+ *   group: keep it positive).
  * @returns `[N]` advantages; each group sums to 0 (up to rounding).
  * @throws Error naming `groupAdvantages` and the argument on a non-rank-1 or non-finite `rewards`,
- *   a `groupSize` < 2 or not dividing N, a negative `epsilon` or an unknown `method`.
+ *   a `groupSize` < 2 or not dividing N, a negative `epsilon`, an unknown `method`, or a method
+ *   function that returns a shape other than `[Q, G]`.
  */
 export function groupAdvantages(x: GroupAdvantagesInput): tf.Tensor {
   const fn = 'groupAdvantages';
@@ -57,6 +60,14 @@ export function groupAdvantages(x: GroupAdvantagesInput): tf.Tensor {
   return tf.tidy(() => {
     const grouped = tf.reshape(x.rewards, [n / x.groupSize, x.groupSize]); // [Q, G]
     const advantages = method({ groupedRewards: grouped, epsilon });
+    const [q, g] = grouped.shape;
+    if (advantages.rank !== 2 || advantages.shape[0] !== q || advantages.shape[1] !== g) {
+      fail(
+        fn,
+        'method',
+        `returned shape [${advantages.shape.join(', ')}] but must return [${q}, ${g}] (one advantage per grouped reward)`,
+      );
+    }
     return tf.reshape(advantages, [n]);
   });
 }

@@ -34,6 +34,29 @@ describe('groupRewardStats', () => {
     rewards.dispose();
   });
 
+  it('gives empty lists and a zero fraction of 0 for no rewards', () => {
+    const rewards = tf.tensor1d([]);
+    expect(groupRewardStats({ rewards, groupSize: 4 })).toEqual({
+      groupMeans: [],
+      groupStds: [],
+      zeroStdGroupFraction: 0,
+    });
+    rewards.dispose();
+  });
+
+  it('counts a std exactly at zeroTolerance as zero and one just above as not', () => {
+    // Group stds: 0, √2·0.01 ≈ 0.01414, √2·0.5 ≈ 0.7071.
+    const rewards = tf.tensor1d([3, 3, 0, 0.02, 0, 1]);
+    expect(groupRewardStats({ rewards, groupSize: 2 }).zeroStdGroupFraction).toBeCloseTo(1 / 3, 12);
+    expect(
+      groupRewardStats({ rewards, groupSize: 2, zeroTolerance: 0.015 }).zeroStdGroupFraction,
+    ).toBeCloseTo(2 / 3, 12);
+    expect(
+      groupRewardStats({ rewards, groupSize: 2, zeroTolerance: 0.8 }).zeroStdGroupFraction,
+    ).toBe(1);
+    rewards.dispose();
+  });
+
   it('throws naming the function and argument on invalid input', () => {
     expect(() => groupRewardStats({ rewards: tf.tensor1d([1, 2, 3]), groupSize: 2 })).toThrow(
       /^groupRewardStats: groupSize/,

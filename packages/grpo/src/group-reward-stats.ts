@@ -21,14 +21,19 @@ export interface GroupRewardStats {
 /**
  * Mean, unbiased standard deviation and the zero-std fraction of contiguous reward groups.
  * A group with std 0 gives every method zero advantages: no learning signal from that prompt.
- * Computed on the backend (reshape to `[N/G, G]`), read back once.
+ * Computed on the backend (reshape to `[N/G, G]`, the number of groups with
+ * `s_g ≤ zeroTolerance` as one sum), read back once; the loop it replaces:
+ * `for g: mean_g = Σ r / G; s_g = √(Σ (r − mean_g)² / (G − 1)); zero += s_g ≤ tol`.
  *
  * Source: RLPR (arXiv 2506.18254) std filter input `s_g`; method specification §6.
  *
- * @param x.rewards - `[N]` finite rewards, groups contiguous.
+ * @param x.rewards - `[N]` finite rewards, groups contiguous. `N = 0` (no group) is valid and
+ *   gives empty lists and a zero-std fraction of 0.
  * @param x.groupSize - G ≥ 2 dividing N.
  * @param x.zeroTolerance - std at or below this counts as zero; default 1e-8.
- * @throws Error naming `groupRewardStats` and the argument on invalid input.
+ * @returns `groupMeans` and `groupStds` (`[N/G]` each, plain numbers) and `zeroStdGroupFraction`.
+ * @throws Error naming `groupRewardStats` and the argument on a non-rank-1 or non-finite
+ *   `rewards`, a `groupSize` < 2 or not dividing N, or a negative `zeroTolerance`.
  */
 export function groupRewardStats(x: {
   readonly rewards: tf.Tensor;
@@ -48,15 +53,20 @@ export function groupRewardStats(x: {
   assertNumberIn(fn, 'zeroTolerance', zeroTolerance, 0, Number.MAX_VALUE);
   assertFinite(fn, 'rewards', x.rewards);
   const q = n / x.groupSize;
+  // No group: nothing to read back (and the mean of an empty tensor is backend-dependent).
+  if (q === 0) return { groupMeans: [], groupStds: [], zeroStdGroupFraction: 0 };
   const values = tf.tidy(() => {
     const grouped = tf.reshape(x.rewards, [q, x.groupSize]);
     const means = tf.mean(grouped, 1); // [Q]
     const centered = tf.sub(grouped, tf.expandDims(means, 1));
     const stds = tf.sqrt(tf.div(tf.sum(tf.square(centered), 1), x.groupSize - 1)); // [Q]
-    return tf.concat([means, stds]).dataSync();
+    const zeroGroups = tf.sum(tf.cast(tf.lessEqual(stds, zeroTolerance), 'float32')); // [] count
+    return tf.concat([means, stds, tf.reshape(zeroGroups, [1])]).dataSync();
   });
-  const groupMeans = Array.from(values.subarray(0, q));
-  const groupStds = Array.from(values.subarray(q));
-  const zero = groupStds.filter((s) => s <= zeroTolerance).length;
-  return { groupMeans, groupStds, zeroStdGroupFraction: q > 0 ? zero / q : 0 };
+  return {
+    groupMeans: Array.from(values.subarray(0, q)),
+    groupStds: Array.from(values.subarray(q, 2 * q)),
+    // An integer count (exact in float32), divided in float64 as before.
+    zeroStdGroupFraction: (values[2 * q] ?? 0) / q,
+  };
 }

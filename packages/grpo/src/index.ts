@@ -15,6 +15,7 @@ export type {
 export { clippedSurrogate } from './clipped-surrogate.js';
 export type { SurrogateInput } from './clipped-surrogate.js';
 export { policyGradientSurrogate } from './policy-gradient-surrogate.js';
+export { reinforceSurrogate } from './reinforce-surrogate.js';
 export { surrogates } from './surrogates.js';
 export type { Surrogate, SurrogateName } from './surrogates.js';
 export { aggregateLoss } from './aggregate-loss.js';

@@ -4,6 +4,7 @@ import { advantageMethods } from './advantage-methods.js';
 import { aggregations } from './aggregations.js';
 import { clippedSurrogate } from './clipped-surrogate.js';
 import { policyGradientSurrogate } from './policy-gradient-surrogate.js';
+import { reinforceSurrogate } from './reinforce-surrogate.js';
 import { getAdvantageMethod, getAggregation, getSurrogate } from './registry.js';
 import { surrogates } from './surrogates.js';
 
@@ -16,7 +17,11 @@ describe('registries', () => {
       'seq-mean-token-sum',
       'seq-mean-token-sum-norm',
     ]);
-    expect(surrogates).toEqual({ 'ppo-clip': clippedSurrogate, pg: policyGradientSurrogate });
+    expect(surrogates).toEqual({
+      'ppo-clip': clippedSurrogate,
+      pg: policyGradientSurrogate,
+      reinforce: reinforceSurrogate,
+    });
     for (const r of [advantageMethods, aggregations, surrogates])
       expect(Object.isFrozen(r)).toBe(true);
   });
@@ -26,7 +31,7 @@ describe('registries', () => {
     expect(getAggregation('token-mean')).toEqual(E.right(aggregations['token-mean']));
     expect(getAdvantageMethod('rloo')).toEqual(E.right(advantageMethods.rloo));
     expect(getSurrogate('toString')).toEqual(
-      E.left("getSurrogate: name 'toString' is unknown; valid names: ppo-clip, pg"),
+      E.left("getSurrogate: name 'toString' is unknown; valid names: ppo-clip, pg, reinforce"),
     );
     expect(getAggregation('x')).toEqual(
       E.left(

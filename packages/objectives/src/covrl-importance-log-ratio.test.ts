@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { leakedTensors } from '@covrl/kl-estimators/testing';
+import { leakedTensors, numericGradient } from '@covrl/kl-estimators/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
@@ -31,6 +31,129 @@ describe('covrlImportanceLogRatio', () => {
       ),
       { numRuns: 50 },
     );
+  });
+
+  it('is exactly 0 at alpha = priorWeight with separate-but-equal old tensors (property)', () => {
+    // Old and new log-probs come from different scoring passes: equal values, distinct tensors.
+    const logProb = fc.double({ min: -25, max: 0, noNaN: true });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(logProb, logProb), { minLength: 1, maxLength: 10 }),
+        fc.constantFrom(0.5, 0.5, 0.3, 0.9, 0, 1),
+        (pairs, w) => {
+          const values = tf.tidy(() => {
+            const prior = pairs.map((x) => x[0]);
+            const posterior = pairs.map((x) => x[1]);
+            return covrlImportanceLogRatio({
+              priorLogProbs: tf.tensor2d([prior]),
+              posteriorLogProbs: tf.tensor2d([posterior]),
+              oldPriorLogProbs: tf.tensor2d([prior.slice()]),
+              oldPosteriorLogProbs: tf.tensor2d([posterior.slice()]),
+              alpha: w,
+              priorWeight: w,
+            }).dataSync();
+          });
+          for (const v of values) expect(v).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('has the gradient of the float64 formula w.r.t. all four inputs (finite differences)', () => {
+    const batch = randomCovrlBatch({ batchSize: 2, traceLength: 3, seed: 8 });
+    const names = [
+      'priorLogProbs',
+      'posteriorLogProbs',
+      'oldPriorLogProbs',
+      'oldPosteriorLogProbs',
+    ] as const;
+    const values = names.map((n) => Array.from(batch[n].dataSync()));
+    for (const [alpha, w] of [
+      [0.9, 0.5],
+      [0.2, 0.7],
+    ] as const) {
+      const grads = tf.tidy(() =>
+        tf
+          .grads((p: tf.Tensor, q: tf.Tensor, op: tf.Tensor, oq: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.tensor2d([1, -2, 0.5, 3, -1, 0.25], [2, 3]), // generic weights per token
+                covrlImportanceLogRatio({
+                  priorLogProbs: p,
+                  posteriorLogProbs: q,
+                  oldPriorLogProbs: op,
+                  oldPosteriorLogProbs: oq,
+                  alpha,
+                  priorWeight: w,
+                }),
+              ),
+            ),
+          )(names.map((n) => batch[n]))
+          .map((g) => Array.from(g.dataSync())),
+      );
+      const weights = [1, -2, 0.5, 3, -1, 0.25];
+      const f = (v: readonly (readonly number[])[]) =>
+        weights.reduce((s, c, i) => {
+          const [p, q, op, oq] = v.map((x) => x[i] ?? NaN) as [number, number, number, number];
+          return s + c * (mix(p, q, w) - mix(op, oq, alpha));
+        }, 0);
+      values.forEach((x, k) => {
+        const numeric = numericGradient((y) => f(values.map((v, j) => (j === k ? y : v))), x);
+        numeric.forEach((g, i) => expect(grads[k]?.[i]).toBeCloseTo(g, 2));
+      });
+      // The new inputs' gradients are the component weights (sum to the token's weight).
+      const total = (grads[0] ?? []).map((g, i) => g + (grads[1]?.[i] ?? NaN));
+      total.forEach((g, i) => expect(g).toBeCloseTo(weights[i] ?? NaN, 5));
+    }
+    disposeBatch(batch);
+  });
+
+  it('follows the contract on infinite inputs: −∞, +∞ or the undefined 0/0, finite gradient', () => {
+    const ninf = -Infinity;
+    const x = {
+      // token 0: new pair −∞; token 1: old pair −∞; token 2: both; token 3: ordinary
+      priorLogProbs: tf.tensor2d([[ninf, -1, ninf, -1]]),
+      posteriorLogProbs: tf.tensor2d([[ninf, -2, ninf, -2]]),
+      oldPriorLogProbs: tf.tensor2d([[-1, ninf, ninf, -1.5]]),
+      oldPosteriorLogProbs: tf.tensor2d([[-2, ninf, ninf, -0.5]]),
+    };
+    const [a, b, c, d] = covrlImportanceLogRatio({ ...x, alpha: 0.3 }).dataSync();
+    expect(a).toBe(-Infinity); // the mixture of two −∞ is −∞ (was NaN), so log(0 / h) = −∞
+    expect(b).toBe(Infinity);
+    expect(c).toBeNaN(); // −∞ − (−∞): 0/0 has no value
+    expect(d).toBeCloseTo(mix(-1, -2, 0.5) - mix(-1.5, -0.5, 0.3), 5);
+    const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+      tf.sum(
+        tf.where(
+          tf.tensor2d([[1, 1, 0, 1]]).cast('bool'), // the undefined token is masked, as in a loss
+          covrlImportanceLogRatio({ ...x, priorLogProbs: p, posteriorLogProbs: q, alpha: 0.3 }),
+          tf.zeros([1, 4]),
+        ),
+      ),
+    )([x.priorLogProbs, x.posteriorLogProbs]);
+    for (const g of grads) for (const v of g.dataSync()) expect(Number.isFinite(v)).toBe(true);
+    expect(Array.from(grads[0]?.dataSync() ?? []).slice(0, 1)).toEqual([0]);
+    tf.dispose([...Object.values(x), ...grads]);
+  });
+
+  it('accepts empty tensors ([0, T] and [B, 0])', () => {
+    for (const shape of [
+      [0, 3],
+      [2, 0],
+    ]) {
+      const out = tf.tidy(() =>
+        covrlImportanceLogRatio({
+          priorLogProbs: tf.zeros(shape),
+          posteriorLogProbs: tf.zeros(shape),
+          oldPriorLogProbs: tf.zeros(shape),
+          oldPosteriorLogProbs: tf.zeros(shape),
+          alpha: 0.4,
+        }),
+      );
+      expect(out.shape).toEqual(shape);
+      out.dispose();
+    }
   });
 
   it('matches the naive formula for α ≠ w', () => {

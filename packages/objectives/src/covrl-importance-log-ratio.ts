@@ -35,12 +35,19 @@ export interface CovrlImportanceLogRatioInput {
  *
  * No clamp here; `covrlLoss` clamps the result to ±`logRatioClamp` (20) before `exp`.
  *
+ * Infinite inputs follow the contract's difference exactly, with {@link mixtureLogProbs}' value
+ * for a token both components give probability 0 (−∞, not NaN): both new log-probs −∞ (old
+ * finite) give −∞ (ratio 0); both old log-probs −∞ (new finite) give +∞, a token the behaviour
+ * hybrid could not have sampled; both pairs −∞ give `−∞ − (−∞) = NaN`, the undefined 0/0, which
+ * `aggregateLoss` rejects at real tokens and ignores at padding. The gradient stays finite in all
+ * three cases (0 through every −∞ pair).
+ *
  * Source: CoVRL (arXiv 2512.12576) §2.3–2.4; method specification §4.
  *
  * @returns `[B, T]`, differentiable w.r.t. `priorLogProbs` and `posteriorLogProbs` (and the old
  *   inputs, which callers pass detached).
  * @throws Error naming `covrlImportanceLogRatio` and the argument on shape mismatches, NaN input
- *   or weights outside [0, 1].
+ *   or weights outside [0, 1]. Empty tensors are valid (empty result).
  */
 export function covrlImportanceLogRatio(x: CovrlImportanceLogRatioInput): tf.Tensor {
   const fn = 'covrlImportanceLogRatio';

@@ -3,9 +3,12 @@ import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@co
 import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
 import { k3 } from '@covrl/kl-estimators';
 import { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
+import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
+import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
 import { clipLowOption, option, validateFields } from './internal/fields.js';
 import type { CovrlKlEstimator } from './internal/kl-term.js';
 import { covrlKlTerm } from './internal/kl-term.js';
+import { logMixture } from './internal/log-mixture.js';
 import {
   maskedMax,
   maskedMean,
@@ -35,9 +38,12 @@ export interface CovrlBatch {
   readonly answerLogProbs: tf.Tensor;
   /** `[B, A]` 1 at the ids of `{y}`, 0 at padding. */
   readonly answerMask: tf.Tensor;
-  /** `[B]` precomputed on the whole rollout batch (default `'dr-grpo'`). */
+  /**
+   * `[B]` precomputed on the whole rollout batch (default `'dr-grpo'`). Omit it and pass
+   * `groupSize` to have the loss compute them from `rewards` ({@link AdvantageOptions}).
+   */
   readonly advantages: tf.Tensor;
-  /** `[B]` rewards, for metrics only (optional). */
+  /** `[B]` rewards, for metrics (optional), or the source of the advantages with `groupSize`. */
   readonly rewards?: tf.Tensor;
   /** `[B]` 1 where the row was sampled from the prior template. */
   readonly sampledFromPrior: tf.Tensor;
@@ -48,7 +54,7 @@ export interface CovrlBatch {
 }
 
 /** Options of {@link covrlLoss}; defaults from the method specification §4 (config keys `covrl.*`). */
-export interface CovrlLossOptions {
+export interface CovrlLossOptions extends AdvantageOptions {
   /** `covrl.alpha`: prior-template probability α used in the old hybrid (pass αEff); 0.5. */
   readonly alpha?: number;
   /** `covrl.priorWeight`: w of `p′ = w·p_φ + (1−w)·q_ψ`; 0.5. */
@@ -64,7 +70,11 @@ export interface CovrlLossOptions {
   readonly logRatioClamp?: number;
   /** `covrl.aggregation` for PG, KL and NLL: `'token-mean'`, or your own {@link Aggregation}. */
   readonly aggregation?: AggregationName | Aggregation;
-  /** Policy surrogate: `'ppo-clip'` (default), `'pg'`, or your own {@link Surrogate}. */
+  /**
+   * Policy surrogate: `'ppo-clip'` (default), `'pg'`, `'reinforce'`, or your own
+   * {@link Surrogate}; it receives `{ logRatio, advantages, clipLow, clipHigh, logProbs }` with
+   * `logProbs = log p′_new`.
+   */
   readonly surrogate?: SurrogateName | Surrogate;
   /** `covrl.klEstimator`: `'composite'` (default); see {@link CovrlKlEstimator}. */
   readonly klEstimator?: CovrlKlEstimator;
@@ -81,19 +91,29 @@ export interface CovrlLossOptions {
  * L_NLL = aggregate(−answerLogProbs, answerMask ⊙ sel),  sel = sampledFromPrior ∧ wellFormed ∧ A > 0
  * L     = L_PG + λ_KL·L_KL + λ_NLL·L_NLL
  * ```
+ * Composition: `surrogate`, `klEstimator`, `aggregation` and (with `groupSize`) `advantage` are
+ * each a registry name (`@covrl/grpo`, `@covrl/kl-estimators`) or your own function. Advantages
+ * are precomputed (`advantages`, the default and the only choice when a mini-batch splits
+ * groups) or computed here as `groupAdvantages({ rewards, groupSize, method: advantage ??
+ * 'dr-grpo' })` when the batch holds whole, contiguous groups; `A > 0` of either selects NLL rows.
+ *
  * Padding (mask 0) is replaced by 0 before any op, so its values never matter. Differentiable
  * w.r.t. `priorLogProbs`, `posteriorLogProbs` and `answerLogProbs`; use inside `tf.variableGrads`.
  * The returned `loss` is the only tensor left behind; metrics are plain numbers.
+ *
+ * Shapes: trace fields and `traceMask` `[B, T]`; `answerLogProbs`, `answerMask` `[B, A]`;
+ * `advantages`, `rewards` and the flags `[B]`; B ≥ 1 (T = 0 or A = 0 make those terms 0).
  *
  * Call as `covrlLoss(batch, options)`; options may also sit in the first object (the second
  * argument wins where both set a key).
  *
  * @throws Error naming `covrlLoss` and the field or option on inconsistent shapes (B, T, A),
- *   non-finite log-probs at real tokens, non-0/1 flags, non-finite advantages, options out of
- *   range or unknown registry names.
+ *   B = 0, non-finite log-probs at real tokens, non-0/1 flags, non-finite advantages or rewards,
+ *   both or neither of `advantages` and `groupSize`, options out of range or unknown registry
+ *   names.
  */
 export function covrlLoss(
-  batch: CovrlBatch & CovrlLossOptions,
+  batch: (CovrlBatch | BatchWithRewards<CovrlBatch>) & CovrlLossOptions,
   options: CovrlLossOptions = {},
 ): LossResult {
   const fn = 'covrlLoss';
@@ -102,8 +122,13 @@ export function covrlLoss(
   if (typeof options !== 'object' || options === null) {
     throw new Error(`covrlLoss: options must be an object`);
   }
-  const x: CovrlBatch & CovrlLossOptions = { ...batch, ...options };
-  validateCovrlBatch(fn, x);
+  const x: (CovrlBatch | BatchWithRewards<CovrlBatch>) & CovrlLossOptions = {
+    ...batch,
+    ...options,
+  };
+  const plan = planAdvantages(fn, x, 'dr-grpo');
+  validateCovrlBatch(fn, x, plan.kind === 'computed');
+  checkGroups(fn, plan, x.rewards);
   const alpha = option(fn, 'alpha', x.alpha ?? 0.5, 0, 1);
   const priorWeight = option(fn, 'priorWeight', x.priorWeight ?? 0.5, 0, 1);
   const clipLow = clipLowOption(fn, x.clipLow ?? 0.3);
@@ -115,7 +140,8 @@ export function covrlLoss(
   const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'ppo-clip', surrogates);
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    const { traceMask, answerMask, advantages, sampledFromPrior: fromPrior } = x;
+    const { traceMask, answerMask, sampledFromPrior: fromPrior } = x;
+    const advantages = advantagesOf(fn, plan, x); // [B]
     const [prior, posterior, oldPrior, oldPosterior] = [
       x.priorLogProbs,
       x.posteriorLogProbs,
@@ -137,7 +163,13 @@ export function covrlLoss(
       clamp,
     ); // [B, T]
     const lossPg = aggregate({
-      loss: surrogate({ logRatio, advantages, clipLow, clipHigh }),
+      loss: surrogate({
+        logRatio,
+        advantages,
+        clipLow,
+        clipHigh,
+        logProbs: logMixture(prior, posterior, priorWeight), // log p′_new, for 'reinforce'
+      }),
       mask: traceMask,
     });
 
@@ -162,6 +194,7 @@ export function covrlLoss(
     if (x.computeMetrics ?? true) {
       metrics = covrlMetrics({
         ...x,
+        advantages,
         prior,
         posterior,
         answerLogProbs,
@@ -251,9 +284,15 @@ function rewardMetrics(
   ];
 }
 
-function validateCovrlBatch(fn: string, x: CovrlBatch): void {
+function validateCovrlBatch(
+  fn: string,
+  x: CovrlBatch | BatchWithRewards<CovrlBatch>,
+  computeAdvantages: boolean,
+): void {
   if (typeof x !== 'object' || x === null) throw new Error(`${fn}: argument must be an object`);
-  const trace = (name: keyof CovrlBatch) => ({
+  const trace = (
+    name: 'priorLogProbs' | 'posteriorLogProbs' | 'oldPriorLogProbs' | 'oldPosteriorLogProbs',
+  ) => ({
     name,
     value: x[name],
     dims: ['B', 'T'],
@@ -281,8 +320,8 @@ function validateCovrlBatch(fn: string, x: CovrlBatch): void {
       mask: 'answerMask',
     },
     { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
-    row('advantages', 'finite'),
-    row('rewards', 'finite', true),
+    row('advantages', 'finite', computeAdvantages),
+    row('rewards', 'finite', !computeAdvantages),
     row('sampledFromPrior', 'flag'),
     row('truncated', 'flag'),
     row('wellFormed', 'flag'),

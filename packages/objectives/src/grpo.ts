@@ -1,5 +1,5 @@
 import type { LossResult } from './types.js';
-import type { PolicyBatch, PolicyLossOptions, ReferenceKl } from './internal/ppo-loss.js';
+import type { PolicyLossBatch, PolicyLossOptions, ReferenceKl } from './internal/ppo-loss.js';
 import { policyLoss } from './internal/ppo-loss.js';
 
 export type { ReferenceKl } from './internal/ppo-loss.js';
@@ -16,13 +16,20 @@ export type { ReferenceKl } from './internal/ppo-loss.js';
  * `lowVarKl` when enabled), `klEstimator` `'lowVarKl'`. With `refLogProbs` and `klCoef` 0 the KL
  * is only logged (`loss/kl`, `kl/mean`).
  *
+ * Advantages: precomputed (`advantages`), or computed here from `rewards` with `groupSize`
+ * (+ `advantage`, default `'grpo'`; whole contiguous groups only). `surrogate`, `aggregation`,
+ * `advantage` and `klEstimator` take a registry name or your own function.
+ *
+ * Shapes: as `rlprLoss`, plus `refLogProbs` `[B, T]`.
+ *
  * Call as `grpoLoss(batch, options)`; `refLogProbs` belongs to the batch.
  *
  * @throws Error naming `grpoLoss` and the field or option on invalid input, including
- *   `klCoef` > 0 without `refLogProbs`.
+ *   `klCoef` > 0 without `refLogProbs`, B = 0, and both or neither of `advantages` and
+ *   `groupSize`.
  */
 export function grpoLoss(
-  batch: PolicyBatch & PolicyLossOptions & ReferenceKl,
+  batch: PolicyLossBatch & PolicyLossOptions & ReferenceKl,
   options: PolicyLossOptions & Omit<ReferenceKl, 'refLogProbs'> = {},
 ): LossResult {
   if (typeof batch !== 'object' || batch === null)

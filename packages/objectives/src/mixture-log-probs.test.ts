@@ -43,6 +43,52 @@ describe('mixtureLogProbs', () => {
     expect(Array.from(g[1]?.dataSync() ?? [])).toEqual([0, 0]);
   });
 
+  it('gives −∞ (not NaN) where both inputs are −∞ at 0 < weightA < 1, with a zero gradient', () => {
+    // Max-shift guard: m = max(a′, b′) = −∞ made the shift compute −∞ − (−∞) = NaN.
+    const a = tf.tensor1d([-Infinity, -Infinity, -1, -Infinity, Infinity]);
+    const b = tf.tensor1d([-Infinity, -2, -Infinity, -Infinity, -3]);
+    for (const w of [0.5, 0.3, 1e-6, 1 - 1e-6]) {
+      const got = Array.from(
+        mixtureLogProbs({ logProbsA: a, logProbsB: b, weightA: w }).dataSync(),
+      );
+      expect(got[0]).toBe(-Infinity);
+      expect(got[1]).toBeCloseTo(Math.fround(-2 + Math.log1p(-w)), 5);
+      expect(got[2]).toBeCloseTo(Math.fround(-1 + Math.log(w)), 5);
+      expect(got[3]).toBe(-Infinity);
+      expect(got[4]).toBe(Infinity); // logAddExp(+∞, x) = +∞
+      const [ga, gb] = tf
+        .grads((x: tf.Tensor, y: tf.Tensor) =>
+          tf.sum(mixtureLogProbs({ logProbsA: x, logProbsB: y, weightA: w })),
+        )([a, b])
+        .map((g) => Array.from(g.dataSync()));
+      // Finite everywhere: 0 where both are −∞ (or an input is +∞), the exact weight elsewhere.
+      expect(ga).toEqual([0, 0, 1, 0, 0]);
+      expect(gb).toEqual([0, 1, 0, 0, 0]);
+    }
+    tf.dispose([a, b]);
+  });
+
+  it('leaves finite inputs bit for bit as the unguarded formula computes them', () => {
+    const rng = mulberry32(9);
+    const a = tf.tensor1d(Array.from({ length: 64 }, () => -30 * rng()));
+    const b = tf.tensor1d(Array.from({ length: 64 }, () => -30 * rng()));
+    for (const w of [0.5, 0.1, 0.9]) {
+      const want = tf.tidy(() => {
+        const aw = tf.add(a, Math.log(w));
+        const bw = tf.add(b, Math.log1p(-w));
+        const m = tf.maximum(aw, bw);
+        return Array.from(
+          tf.add(m, tf.log(tf.add(tf.exp(tf.sub(aw, m)), tf.exp(tf.sub(bw, m))))).dataSync(),
+        );
+      });
+      const got = tf.tidy(() =>
+        Array.from(mixtureLogProbs({ logProbsA: a, logProbsB: b, weightA: w }).dataSync()),
+      );
+      expect(got).toEqual(want);
+    }
+    tf.dispose([a, b]);
+  });
+
   it('equals the input when both components agree (property)', () => {
     fc.assert(
       fc.property(

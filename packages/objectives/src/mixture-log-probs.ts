@@ -1,6 +1,12 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { logMixture } from './internal/log-mixture.js';
-import { assertNumberIn, assertSameShape, assertTensor, fail } from './internal/validate.js';
+import {
+  assertNoNaN,
+  assertNumberIn,
+  assertSameShape,
+  assertTensor,
+  fail,
+} from './internal/validate.js';
 
 /**
  * Per-token log-probability of the mixture `weightA·A + (1 − weightA)·B`:
@@ -11,10 +17,16 @@ import { assertNumberIn, assertSameShape, assertTensor, fail } from './internal/
  * (copies, so no `log 0 = −∞` enters the value or the gradient). The gradient is the exact
  * posterior weight of each component, ties included.
  *
+ * Infinite inputs (guard on the max shift `m`, which would give `∞ − ∞ = NaN`): where both inputs
+ * are −∞ the result is −∞ (neither component can produce the token; `log 0`), and where one is
+ * +∞ it is +∞, both with a zero gradient. One −∞ input alone is the ordinary case: the other
+ * component's `log(weight) + logProbs`, gradient 1 to it and 0 to the −∞ one.
+ *
  * Source: CoVRL (arXiv 2512.12576) §2.3 (composite `p′ = w·p_φ + (1−w)·q_ψ`) and the hybrid
  * sampling law `α·p_φ + (1−α)·q_ψ`.
  *
- * @param x.logProbsA - log-probs under component A, any shape (usually `[B, T]`), no NaN.
+ * @param x.logProbsA - log-probs under component A, any shape (usually `[B, T]`, empty
+ *   allowed), no NaN; −∞ allowed.
  * @param x.logProbsB - log-probs under component B, same shape.
  * @param x.weightA - mixture weight of A, a number in `[0, 1]`.
  * @returns Same shape as the inputs.
@@ -32,10 +44,7 @@ export function mixtureLogProbs(x: {
   assertTensor(fn, 'logProbsB', x.logProbsB);
   assertSameShape(fn, 'logProbsA', x.logProbsA, 'logProbsB', x.logProbsB);
   assertNumberIn(fn, 'weightA', x.weightA, 0, 1);
-  const nan = tf.tidy(() =>
-    [x.logProbsA, x.logProbsB].map((t) => tf.any(tf.notEqual(t, t)).dataSync()[0]),
-  );
-  if (nan[0]) fail(fn, 'logProbsA', 'contains NaN');
-  if (nan[1]) fail(fn, 'logProbsB', 'contains NaN');
+  assertNoNaN(fn, 'logProbsA', x.logProbsA);
+  assertNoNaN(fn, 'logProbsB', x.logProbsB);
   return logMixture(x.logProbsA, x.logProbsB, x.weightA);
 }

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Aggregation, AggregationName } from '@covrl/grpo';
-import { aggregations } from '@covrl/grpo';
-import { validateFields } from './internal/fields.js';
+import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@covrl/grpo';
+import { aggregations, surrogates } from '@covrl/grpo';
+import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
+import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
+import { clipLowOption, option, validateFields } from './internal/fields.js';
 import { maskedMax, maskedMin, perRow, readScalars, zeroPadding } from './internal/masked.js';
 import { resolve } from './internal/resolve.js';
+import { stopGradient } from './internal/stop-gradient.js';
 import { fail } from './internal/validate.js';
 import type { LossResult } from './types.js';
 
@@ -17,7 +20,10 @@ export interface VerifreeBatch {
   readonly answerLogProbs: tf.Tensor;
   /** `[B, A]` 1 at answer-span tokens, 0 at padding. */
   readonly answerMask: tf.Tensor;
-  /** `[B]` detached advantages (default `'rloo'`, no std). */
+  /**
+   * `[B]` detached advantages (default `'rloo'`, no std). Omit it and pass `groupSize` to have the
+   * loss compute them from `rewards` ({@link AdvantageOptions}).
+   */
   readonly advantages: tf.Tensor;
   /** `[B]` detached rewards `R = π_θ(y|x, z)` (`'prob'`), 0 for invalid rows. */
   readonly rewards: tf.Tensor;
@@ -26,34 +32,68 @@ export interface VerifreeBatch {
 }
 
 /** Options of {@link verifreeLoss} (config keys `verifree.*`). */
-export interface VerifreeLossOptions {
+export interface VerifreeLossOptions extends AdvantageOptions {
   /** `verifree.answerTermWeight`: weight of the answer term, `'reward'` R (default), `'adv'` A, or `'1'`. */
   readonly answerTermWeight?: 'reward' | 'adv' | '1';
   /** Aggregation of both terms; `'seq-mean-token-sum'` (VeriFree reference code). */
   readonly aggregation?: AggregationName | Aggregation;
+  /**
+   * Surrogate of the trace (policy) term: `'reinforce'` (default, `−A·ℓ`, VeriFree's REINFORCE
+   * term exactly), `'pg'` (`−A·ρ`: the same gradient on-policy, value `−A`), `'ppo-clip'`, or your
+   * own {@link Surrogate}. It receives `logRatio = clamp(ℓ − ℓ_old, ±logRatioClamp)` (with
+   * `ℓ_old = oldTraceLogProbs`, or the detached current `ℓ` when absent: ratio 1, gradient
+   * through `ℓ`), `logProbs = ℓ` and the advantages.
+   */
+  readonly surrogate?: SurrogateName | Surrogate;
+  /** Clip of a clipping surrogate (`'ppo-clip'`; the default ignores it): 0.2 / `clipLow`. */
+  readonly clipLow?: number;
+  readonly clipHigh?: number;
+  /** The trace log-ratio given to the surrogate is clamped to ±this before `exp`; 20 (verl). */
+  readonly logRatioClamp?: number;
   /** Compute `metrics`; default true. */
   readonly computeMetrics?: boolean;
 }
 
 /**
  * VeriFree's loss (arXiv 2505.21493 and reference code; method specification §5), strictly
- * on-policy, no clipping and no KL:
+ * on-policy, no clipping and no KL by default:
  * ```text
- * L = aggregate(−A·ℓ_trace, traceMask) + aggregate(−W·ℓ_answer, answerMask),  W = R | A | 1
+ * L = aggregate(surrogate(logRatio, A, ℓ_trace), traceMask) + aggregate(−W·ℓ_answer, answerMask)
+ *   = aggregate(−A·ℓ_trace, traceMask)    + aggregate(−W·ℓ_answer, answerMask),   W = R | A | 1
  * ```
- * both with `'seq-mean-token-sum'`, i.e. `mean_i[−A_i·Σ_t ℓ_t − R_i·Σ_k ℓ^ans_k]`. The first term
- * has the gradient of the unclipped surrogate at ratio 1 (REINFORCE on the trace); the second is
- * the reward-weighted likelihood of the reference answer. A and R are detached inputs.
+ * (second line: the default `'reinforce'` surrogate), both with `'seq-mean-token-sum'`, i.e.
+ * `mean_i[−A_i·Σ_t ℓ_t − R_i·Σ_k ℓ^ans_k]`. The first term is REINFORCE on the trace (the
+ * gradient of the unclipped surrogate at ratio 1); the second is the reward-weighted likelihood
+ * of the reference answer. A and R are detached inputs.
  *
- * Call as `verifreeLoss(batch, options)` (options may also sit in the first object).
+ * Composition: the trace term goes through `@covrl/grpo`'s surrogate registry (`surrogate`), the
+ * advantages through its advantage registry when computed here (`groupSize` + `advantage`,
+ * default `'rloo'`; see {@link AdvantageOptions}), both terms through its aggregation registry
+ * (`aggregation`). The answer term has no surrogate on purpose: its tokens are the reference
+ * answer, teacher-forced, never sampled from the policy, so there is no behaviour distribution
+ * to correct for and no ratio to clip. `R·∇log π_θ(y|x,z)` is the exact gradient of
+ * `E_z[π_θ(y|x,z)]` through the decoder, and a PPO clip would only bias it. What is swappable
+ * there is its weight (`answerTermWeight`) and its aggregation.
+ *
+ * Guards: padding (mask 0) is replaced by 0 before any op, so its values never matter; the
+ * trace log-ratio is clamped to ±`logRatioClamp` before the surrogate (verl's policy-loss clamp,
+ * so a ratio surrogate cannot overflow `exp`); the logged ratio is the unclamped `exp(ℓ − ℓ_old)`.
+ *
+ * Call as `verifreeLoss(batch, options)` (options may also sit in the first object). The batch
+ * carries precomputed `advantages`, or (with `groupSize`) only `rewards` of whole groups.
+ *
+ * Shapes: `traceLogProbs`, `traceMask`, `oldTraceLogProbs` `[B, T]`; `answerLogProbs`,
+ * `answerMask` `[B, A]`; `advantages`, `rewards` `[B]`; B ≥ 1.
  *
  * Metrics: `loss/total`, `loss/pg`, `loss/answer`, `reward/mean`, `reward/zero_fraction`, and
  * `ratio/max`, `ratio/min` (should be 1) when `oldTraceLogProbs` is given.
  *
- * @throws Error naming `verifreeLoss` and the field or option on invalid input.
+ * @throws Error naming `verifreeLoss` and the field or option on inconsistent shapes, B = 0,
+ *   non-finite log-probs at real tokens, non-finite rewards or advantages, both or neither of
+ *   `advantages` and `groupSize`, options out of range or unknown registry names.
  */
 export function verifreeLoss(
-  batch: VerifreeBatch & VerifreeLossOptions,
+  batch: (VerifreeBatch | BatchWithRewards<VerifreeBatch>) & VerifreeLossOptions,
   options: VerifreeLossOptions = {},
 ): LossResult {
   const fn = 'verifreeLoss';
@@ -62,8 +102,11 @@ export function verifreeLoss(
   if (typeof options !== 'object' || options === null) {
     throw new Error(`verifreeLoss: options must be an object`);
   }
-  const x: VerifreeBatch & VerifreeLossOptions = { ...batch, ...options };
-  if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
+  const x: (VerifreeBatch | BatchWithRewards<VerifreeBatch>) & VerifreeLossOptions = {
+    ...batch,
+    ...options,
+  };
+  const plan = planAdvantages(fn, x, 'rloo');
   validateFields(fn, [
     {
       name: 'traceLogProbs',
@@ -89,26 +132,42 @@ export function verifreeLoss(
       mask: 'answerMask',
     },
     { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
-    { name: 'advantages', value: x.advantages, dims: ['B'], kind: 'finite' },
+    {
+      name: 'advantages',
+      value: x.advantages,
+      dims: ['B'],
+      kind: 'finite',
+      optional: plan.kind === 'computed',
+    },
     { name: 'rewards', value: x.rewards, dims: ['B'], kind: 'finite' },
   ]);
+  checkGroups(fn, plan, x.rewards);
   const weightName = x.answerTermWeight ?? 'reward';
   if (!['reward', 'adv', '1'].includes(weightName)) {
     fail(fn, 'answerTermWeight', `'${String(weightName)}' is unknown; valid names: reward, adv, 1`);
   }
   const aggregate = resolve(fn, 'aggregation', x.aggregation ?? 'seq-mean-token-sum', aggregations);
+  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'reinforce', surrogates);
+  const clipLow = clipLowOption(fn, x.clipLow ?? 0.2);
+  const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? clipLow, 0, Number.MAX_VALUE);
+  const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    const trace = zeroPadding(x.traceLogProbs, x.traceMask);
-    const answer = zeroPadding(x.answerLogProbs, x.answerMask);
+    const advantages = advantagesOf(fn, plan, x); // [B]
+    const trace = zeroPadding(x.traceLogProbs, x.traceMask); // [B, T]
+    const answer = zeroPadding(x.answerLogProbs, x.answerMask); // [B, A]
+    const oldTrace =
+      x.oldTraceLogProbs === undefined ? undefined : zeroPadding(x.oldTraceLogProbs, x.traceMask);
+    // Without old log-probs the update is on-policy: ℓ_old = ℓ detached (ratio 1, gradient ∇ℓ).
+    const logRatio = tf.clipByValue(tf.sub(trace, oldTrace ?? stopGradient(trace)), -clamp, clamp); // [B, T]
     const weight =
       weightName === 'reward'
         ? x.rewards
         : weightName === 'adv'
-          ? x.advantages
+          ? advantages
           : tf.onesLike(x.rewards); // [B]
     const lossPg = aggregate({
-      loss: tf.neg(tf.mul(perRow(x.advantages), trace)),
+      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs: trace }),
       mask: x.traceMask,
     });
     const lossAnswer = aggregate({
@@ -117,10 +176,7 @@ export function verifreeLoss(
     });
     const total = tf.add(lossPg, lossAnswer);
     if (x.computeMetrics ?? true) {
-      const ratio =
-        x.oldTraceLogProbs === undefined
-          ? undefined
-          : tf.exp(tf.sub(trace, zeroPadding(x.oldTraceLogProbs, x.traceMask)));
+      const ratio = oldTrace === undefined ? undefined : tf.exp(tf.sub(trace, oldTrace));
       metrics = readScalars([
         ['loss/total', total],
         ['loss/pg', lossPg],

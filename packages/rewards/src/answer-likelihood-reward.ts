@@ -8,6 +8,7 @@ import {
 } from './internal/checks.js';
 import { isRewardForm, rewardFormNames } from './reward-form.js';
 import type { RewardForm } from './reward-form.js';
+import { assertArgsObject } from './internal/args.js';
 
 /** Arguments of {@link answerLikelihoodReward}. */
 export interface AnswerLikelihoodRewardArgs {
@@ -58,6 +59,7 @@ const functionName = 'answerLikelihoodReward';
  * NaN at a real answer position, or an unknown `form`.
  */
 export function answerLikelihoodReward(args: AnswerLikelihoodRewardArgs): tf.Tensor1D {
+  assertArgsObject(functionName, args);
   const { answerLogProbs, answerMask, form } = args;
   assertTensorOfRank(functionName, 'answerLogProbs', answerLogProbs, 2, '[B, A]');
   assertTensorOfRank(functionName, 'answerMask', answerMask, 2, '[B, A]');

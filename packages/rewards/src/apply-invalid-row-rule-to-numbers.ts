@@ -1,5 +1,6 @@
 import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form.js';
 import type { RewardForm } from './reward-form.js';
+import { assertArgsObject } from './internal/args.js';
 
 /** Arguments of {@link applyInvalidRowRuleToNumbers}. */
 export interface ApplyInvalidRowRuleToNumbersArgs {
@@ -24,6 +25,7 @@ const functionName = 'applyInvalidRowRuleToNumbers';
  * non-finite reward at a valid row, a bad `margin` or an unknown `form`.
  */
 export function applyInvalidRowRuleToNumbers(args: ApplyInvalidRowRuleToNumbersArgs): number[] {
+  assertArgsObject(functionName, args);
   const { rewards, valid, groupSize, form, margin = 1.0 } = args;
   if (rewards.length !== valid.length) {
     throw new Error(

@@ -9,6 +9,7 @@ import {
 } from './internal/checks.js';
 import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form.js';
 import type { RewardForm } from './reward-form.js';
+import { assertArgsObject } from './internal/args.js';
 
 /** Arguments of {@link applyInvalidRowRule}. */
 export interface ApplyInvalidRowRuleArgs {
@@ -56,6 +57,7 @@ const functionName = 'applyInvalidRowRule';
  * `margin`, or an unknown `form`.
  */
 export function applyInvalidRowRule(args: ApplyInvalidRowRuleArgs): tf.Tensor1D {
+  assertArgsObject(functionName, args);
   const { rewards, valid, groupSize, form, margin = 1.0 } = args;
   assertTensorOfRank(functionName, 'rewards', rewards, 1, '[N]');
   assertTensorOfRank(functionName, 'valid', valid, 1, '[N]');

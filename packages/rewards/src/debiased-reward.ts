@@ -5,6 +5,7 @@ import {
   assertTensorOfRank,
   throwIfAny,
 } from './internal/checks.js';
+import { assertArgsObject } from './internal/args.js';
 
 /** Arguments of {@link debiasedReward}. */
 export interface DebiasedRewardArgs {
@@ -31,6 +32,7 @@ const functionName = 'debiasedReward';
  * @throws Error naming the function and argument on a shape mismatch or a non-finite entry.
  */
 export function debiasedReward(args: DebiasedRewardArgs): tf.Tensor1D {
+  assertArgsObject(functionName, args);
   const { reward, baseline } = args;
   assertTensorOfRank(functionName, 'reward', reward, 1, '[B]');
   assertTensorOfRank(functionName, 'baseline', baseline, 1, '[B]');

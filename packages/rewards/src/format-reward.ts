@@ -1,5 +1,6 @@
 import { assertRewardTags, defaultRewardTags } from './reward-tags.js';
 import type { RewardTags } from './reward-tags.js';
+import { assertArgsObject } from './internal/args.js';
 
 /** Arguments of {@link formatReward}. */
 export interface FormatRewardArgs {
@@ -36,6 +37,7 @@ function countOccurrences(haystack: string, needle: string): number {
  * @throws Error naming the function and argument when `text` is not a string or a tag is empty.
  */
 export function formatReward(args: FormatRewardArgs): 0 | 1 {
+  assertArgsObject('formatReward', args);
   const { text, tags = defaultRewardTags } = args;
   if (typeof text !== 'string') {
     throw new Error(`formatReward: text must be a string, got ${typeof text}`);

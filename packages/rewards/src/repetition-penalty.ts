@@ -1,3 +1,4 @@
+import { assertArgsObject } from './internal/args.js';
 /** Arguments of {@link repetitionPenalty}. */
 export interface RepetitionPenaltyArgs {
   /** The decoded response. */
@@ -22,6 +23,7 @@ export interface RepetitionPenaltyArgs {
  * `minRepeats` is not a positive integer.
  */
 export function repetitionPenalty(args: RepetitionPenaltyArgs): 0 | -1 {
+  assertArgsObject('repetitionPenalty', args);
   const { text, windowWords = 10, minRepeats = 10 } = args;
   if (typeof text !== 'string') {
     throw new Error(`repetitionPenalty: text must be a string, got ${typeof text}`);

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertFinite, assertRank, assertTensor, fail } from './validate.js';
+import {
+  assertFinite,
+  assertNoNaN,
+  assertRank,
+  assertSameShape,
+  assertTensor,
+  fail,
+} from './validate.js';
 
 /** Input of every surrogate in `surrogates`. */
 export interface SurrogateInput {
@@ -11,6 +18,12 @@ export interface SurrogateInput {
   readonly clipLow?: number;
   /** PPO upper clip ε_high: ratios above `1 + clipHigh` are clipped; default `clipLow`. */
   readonly clipHigh?: number;
+  /**
+   * `[B, T]` log π_new of the same sampled tokens (the numerator of `logRatio`), for surrogates
+   * written on the log-probability itself (`'reinforce'`); the ratio surrogates ignore it. The
+   * losses of `@covrl/objectives` always pass it.
+   */
+  readonly logProbs?: tf.Tensor;
 }
 
 /**
@@ -33,7 +46,20 @@ export function surrogateAdvantages(fn: string, x: SurrogateInput): tf.Tensor {
     );
   }
   assertFinite(fn, 'advantages', x.advantages);
-  const nan = tf.tidy(() => tf.any(tf.notEqual(x.logRatio, x.logRatio)).dataSync()[0]);
-  if (nan) fail(fn, 'logRatio', 'contains NaN; pass finite values');
+  assertNoNaN(fn, 'logRatio', x.logRatio);
   return a.length === 1 ? tf.expandDims(x.advantages, 1) : x.advantages;
+}
+
+/**
+ * Validates the optional `logProbs` of a surrogate input as required: a tensor shaped like
+ * `logRatio`, without NaN. Returns it.
+ */
+export function surrogateLogProbs(fn: string, x: SurrogateInput): tf.Tensor {
+  if (x.logProbs === undefined) {
+    fail(fn, 'logProbs', 'is required: pass the new log π of the sampled tokens, [B, T]');
+  }
+  assertTensor(fn, 'logProbs', x.logProbs);
+  assertSameShape(fn, 'logRatio', x.logRatio, 'logProbs', x.logProbs);
+  assertNoNaN(fn, 'logProbs', x.logProbs);
+  return x.logProbs;
 }

@@ -1,7 +1,9 @@
 /**
  * Input checks shared by the estimators. Each throws `Error('<fn>: <argument> ...')` so a caller
  * sees which function and which argument was wrong. The finiteness checks read back one boolean
- * (one reduction on the backend, no per-element JavaScript loop).
+ * (one reduction on the backend, no per-element JavaScript loop). An empty tensor (size 0) holds
+ * no bad element, so every value check passes on it without touching the backend: TF.js's
+ * `tf.all` of an empty tensor is `false`, which would report NaN that is not there.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -54,18 +56,21 @@ export function assertSameShape(
 
 /** Asserts no element is NaN (`x != x` is true only for NaN, on every backend). */
 export function assertNoNaN(fn: string, argument: string, t: tf.Tensor): void {
+  if (t.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.notEqual(t, t)).dataSync()[0]);
   if (bad) fail(fn, argument, 'contains NaN; pass finite values');
 }
 
 /** Asserts every element is finite (neither NaN nor ±Infinity). */
 export function assertFinite(fn: string, argument: string, t: tf.Tensor): void {
+  if (t.size === 0) return;
   const ok = tf.tidy(() => tf.all(tf.less(tf.abs(t), Infinity)).dataSync()[0]);
   if (!ok) fail(fn, argument, 'contains NaN or ±Infinity; pass finite values');
 }
 
 /** Asserts every element is exactly 0 or 1. */
 export function assertBinary(fn: string, argument: string, t: tf.Tensor): void {
+  if (t.size === 0) return;
   const ok = tf.tidy(() => tf.all(tf.logicalOr(tf.equal(t, 0), tf.equal(t, 1))).dataSync()[0]);
   if (!ok) fail(fn, argument, 'must hold only 0 and 1');
 }
@@ -108,6 +113,7 @@ export function assertMask(
 ): asserts mask is tf.Tensor {
   assertTensor(fn, argument, mask);
   assertSameShape(fn, likeName, like, argument, mask);
+  if (mask.size === 0) return;
   const ok = tf.tidy(
     () => tf.all(tf.logicalAnd(tf.greaterEqual(mask, 0), tf.less(mask, Infinity))).dataSync()[0],
   );

@@ -133,7 +133,10 @@ export interface MonteCarloResult {
  * Draws `samples` tokens from `p` with a seeded RNG, evaluates `estimator` on their exact
  * log-probabilities (`logProbs` under p, `refLogProbs` under `ref`) and returns the mean, its
  * standard error and the exact KL(p‖ref). An unbiased estimator has `|mean − exact| < 3·SE` in
- * about 99.7 % of seeds.
+ * about 99.7 % of seeds. The mean and standard error are reduced on the backend
+ * ({@link meanAndStandardError}); only those two numbers are read back.
+ *
+ * @throws Error naming `monteCarloKl` when `samples` is not a positive integer.
  */
 export function monteCarloKl(x: {
   estimator: KlEstimator;
@@ -142,28 +145,49 @@ export function monteCarloKl(x: {
   samples: number;
   seed: number;
 }): MonteCarloResult {
+  if (!Number.isInteger(x.samples) || x.samples < 1) {
+    throw new Error(`monteCarloKl: samples must be a positive integer, got ${String(x.samples)}`);
+  }
   const rng = mulberry32(x.seed);
   const tokens = Array.from({ length: x.samples }, () => x.p.sample(rng));
-  const values = tf.tidy(() => {
+  const estimates = tf.tidy(() => {
     const logProbs = tf.tensor1d(tokens.map((k) => x.p.logProbs[k] ?? 0));
     const refLogProbs = tf.tensor1d(tokens.map((k) => x.ref.logProbs[k] ?? 0));
-    return x.estimator({ logProbs, refLogProbs }).dataSync();
+    return x.estimator({ logProbs, refLogProbs });
   });
-  return { ...meanAndStandardError(values), exact: exactKl(x.p, x.ref) };
+  try {
+    return { ...meanAndStandardError(estimates), exact: exactKl(x.p, x.ref) };
+  } finally {
+    estimates.dispose();
+  }
 }
 
-/** Mean and standard error (unbiased sample std / √n) of a list of numbers. */
-export function meanAndStandardError(values: ArrayLike<number>): {
+/**
+ * Mean and standard error (unbiased sample std / √n) of a tensor of estimates (any shape, every
+ * element one sample) or of a list of numbers, reduced on the backend and read back as two
+ * numbers: `mean = Σ v / n`, `SE = √(Σ (v − mean)² / (n − 1) / n)` (`n − 1` floored at 1, so one
+ * sample gives SE 0). The input is not disposed.
+ *
+ * @throws Error naming `meanAndStandardError` when `values` is empty (no mean exists).
+ */
+export function meanAndStandardError(values: tf.Tensor | ArrayLike<number>): {
   mean: number;
   standardError: number;
 } {
-  const n = values.length;
-  let sum = 0;
-  for (let i = 0; i < n; i += 1) sum += values[i] ?? 0;
-  const mean = sum / n;
-  let ss = 0;
-  for (let i = 0; i < n; i += 1) ss += ((values[i] ?? 0) - mean) ** 2;
-  return { mean, standardError: Math.sqrt(ss / Math.max(n - 1, 1) / n) };
+  // Duck-typed like the package's guards, so a tensor of any tfjs-core copy is recognised.
+  const isTensor = 'dataSync' in values && 'shape' in values;
+  const n = isTensor ? values.size : values.length;
+  if (n === 0) throw new Error('meanAndStandardError: values must hold at least one sample');
+  const [mean = NaN, standardError = NaN] = tf.tidy(() => {
+    const v = isTensor
+      ? tf.reshape(tf.cast(values, 'float32'), [-1])
+      : tf.tensor1d(Float32Array.from(values)); // [n]
+    const m = tf.mean(v);
+    const sumSquares = tf.sum(tf.square(tf.sub(v, m)));
+    const se = tf.sqrt(tf.div(sumSquares, Math.max(n - 1, 1) * n));
+    return tf.stack([m, se]).dataSync();
+  });
+  return { mean, standardError };
 }
 
 /**

@@ -26,7 +26,11 @@ export interface FieldSpec {
 
 /**
  * Validates the fields of a loss's batch: tensors, consistent symbolic dimensions (the first
- * field fixes B, T, A), and their kind. Throws `Error('<fn>: <field> ...')`.
+ * field fixes B, T, A), at least one row (B ≥ 1: a loss of no rollout is a caller's bug, and
+ * metrics such as `reward/mean` have no value on it; T = 0 or A = 0 is fine, every term then
+ * aggregates to 0), and their kind. A value check passes vacuously on an empty field (TF.js's
+ * `tf.all` of an empty tensor is `false`, which would report NaN that is not there). Throws
+ * `Error('<fn>: <field> ...')`.
  */
 export function validateFields(fn: string, fields: readonly FieldSpec[]): void {
   const bound = new Map<string, { size: number; from: string }>();
@@ -52,9 +56,13 @@ export function validateFields(fn: string, fields: readonly FieldSpec[]): void {
     });
     byName.set(f.name, t);
   }
+  const rows = bound.get('B');
+  if (rows !== undefined && rows.size === 0) {
+    fail(fn, rows.from, 'has B = 0 rows; a scored batch needs at least one rollout');
+  }
   for (const f of fields) {
     const t = byName.get(f.name);
-    if (t === undefined) continue;
+    if (t === undefined || t.size === 0) continue;
     const ok = tf.tidy(() => {
       switch (f.kind) {
         case 'finite':

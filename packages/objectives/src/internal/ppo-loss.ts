@@ -3,6 +3,8 @@ import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@co
 import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
 import type { KlEstimator, KlEstimatorName } from '@covrl/kl-estimators';
 import { klEstimators } from '@covrl/kl-estimators';
+import type { AdvantageOptions, BatchWithRewards } from './advantages.js';
+import { advantagesOf, checkGroups, planAdvantages } from './advantages.js';
 import { clipLowOption, option, validateFields } from './fields.js';
 import { maskedMax, maskedMean, maskedMin, readScalars, zeroPadding } from './masked.js';
 import { resolve } from './resolve.js';
@@ -16,7 +18,10 @@ export interface PolicyBatch {
   readonly oldResponseLogProbs: tf.Tensor;
   /** `[B, T]` 1 at generated response tokens, 0 at padding (trace-only for `rlpr.traceOnlyGradient`). */
   readonly responseMask: tf.Tensor;
-  /** `[B]` (or `[B, T]`) advantages, precomputed on the whole rollout batch. */
+  /**
+   * `[B]` (or `[B, T]`) advantages, precomputed on the whole rollout batch. Omit it and pass
+   * `groupSize` to have the loss compute them from `rewards` ({@link AdvantageOptions}).
+   */
   readonly advantages: tf.Tensor;
   /** `[B]` rewards, for metrics only (optional). */
   readonly rewards?: tf.Tensor;
@@ -24,8 +29,8 @@ export interface PolicyBatch {
   readonly entropy?: tf.Tensor;
 }
 
-/** Options shared by `rlprLoss` and `grpoLoss`. */
-export interface PolicyLossOptions {
+/** Options shared by `rlprLoss` and `grpoLoss` (advantage default `'grpo'` for both). */
+export interface PolicyLossOptions extends AdvantageOptions {
   /** PPO lower / upper clip; 0.2 / 0.27 (RLPR reference code). */
   readonly clipLow?: number;
   readonly clipHigh?: number;
@@ -33,7 +38,7 @@ export interface PolicyLossOptions {
   readonly logRatioClamp?: number;
   /** Aggregation of every term; `'token-mean'` (verl default used by RLPR). */
   readonly aggregation?: AggregationName | Aggregation;
-  /** `'ppo-clip'` (default), `'pg'`, or your own surrogate. */
+  /** `'ppo-clip'` (default), `'pg'`, `'reinforce'`, or your own surrogate. */
   readonly surrogate?: SurrogateName | Surrogate;
   /** Entropy bonus coefficient (`rlpr.entropyCoef`); 0. Needs `entropy` when > 0. */
   readonly entropyCoef?: number;
@@ -51,15 +56,21 @@ export interface ReferenceKl {
   readonly klEstimator?: KlEstimatorName | KlEstimator;
 }
 
+/** A policy batch with precomputed advantages, or with rewards to compute them from. */
+export type PolicyLossBatch = PolicyBatch | BatchWithRewards<PolicyBatch>;
+
 /**
  * `L = aggregate(surrogate(clamp(ℓ − ℓ_old, ±20), A), mask) − entropyCoef·aggregate(H, mask)
  *  + klCoef·aggregate(kl(ℓ, ℓ_ref), mask)`: the PPO loss RLPR and the GRPO reference share.
+ * The surrogate also receives `logProbs = ℓ` (for `'reinforce'`); A is `x.advantages` or
+ * `groupAdvantages` of `x.rewards` (default `'grpo'`).
  */
 export function policyLoss(
   fn: string,
-  x: PolicyBatch & PolicyLossOptions & ReferenceKl,
+  x: PolicyLossBatch & PolicyLossOptions & ReferenceKl,
 ): LossResult {
   if (typeof x !== 'object' || x === null) throw new Error(`${fn}: argument must be an object`);
+  const plan = planAdvantages(fn, x, 'grpo');
   const lp = (name: keyof PolicyBatch | 'refLogProbs', optional = false) => ({
     name,
     value: x[name],
@@ -75,9 +86,22 @@ export function policyLoss(
     lp('entropy', true),
     lp('refLogProbs', true),
     { name: 'responseMask', value: x.responseMask, dims: ['B', 'T'], kind: 'mask' },
-    { name: 'advantages', value: x.advantages, dims: rows, kind: 'finite' },
-    { name: 'rewards', value: x.rewards, dims: ['B'], kind: 'finite', optional: true },
+    {
+      name: 'advantages',
+      value: x.advantages,
+      dims: rows,
+      kind: 'finite',
+      optional: plan.kind === 'computed',
+    },
+    {
+      name: 'rewards',
+      value: x.rewards,
+      dims: ['B'],
+      kind: 'finite',
+      optional: plan.kind === 'given',
+    },
   ]);
+  checkGroups(fn, plan, x.rewards);
   const clipLow = clipLowOption(fn, x.clipLow ?? 0.2);
   const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? 0.27, 0, Number.MAX_VALUE);
   const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
@@ -92,6 +116,7 @@ export function policyLoss(
   const estimator = resolve(fn, 'klEstimator', x.klEstimator ?? 'lowVarKl', klEstimators);
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
+    const advantages = advantagesOf(fn, plan, x); // [B] or [B, T]
     const mask = x.responseMask;
     const logProbs = zeroPadding(x.responseLogProbs, mask);
     const logRatio = tf.clipByValue(
@@ -100,7 +125,7 @@ export function policyLoss(
       clamp,
     );
     const lossPg = aggregate({
-      loss: surrogate({ logRatio, advantages: x.advantages, clipLow, clipHigh }),
+      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs }),
       mask,
     });
     let total: tf.Tensor = lossPg;
@@ -136,7 +161,7 @@ export function policyLoss(
       ]);
       const fractions = clipFractions({
         logRatio,
-        advantages: x.advantages,
+        advantages,
         mask,
         clipLow,
         clipHigh,

@@ -61,18 +61,30 @@ export function throwIfAny(
   });
 }
 
+/**
+ * `bool` scalar false, for an empty input: it holds no bad element. Built explicitly rather than
+ * trusting a reduction over zero elements on every backend (TF.js's `tf.all` of an empty tensor
+ * is `false`, the wrong identity; `tf.any` happens to be right on cpu).
+ */
+function noneBad(): tf.Tensor {
+  return tf.scalar(false, 'bool');
+}
+
 /** `bool` scalar: some element of `x` is NaN where `where` (same shape, 1/0) is 1. */
 export function anyNaNWhere(x: tf.Tensor, where: tf.Tensor): tf.Tensor {
+  if (x.size === 0) return noneBad();
   return tf.any(tf.logicalAnd(tf.isNaN(x), tf.greater(where, 0)));
 }
 
 /** `bool` scalar: some element of `x` is not finite (NaN or ±∞) where `where` is 1. */
 export function anyNonFiniteWhere(x: tf.Tensor, where: tf.Tensor): tf.Tensor {
+  if (x.size === 0) return noneBad();
   return tf.any(tf.logicalAnd(tf.logicalNot(tf.isFinite(x)), tf.greater(where, 0)));
 }
 
 /** `bool` scalar: some element of `mask` is neither 0 nor 1. */
 export function anyNotZeroOne(mask: tf.Tensor): tf.Tensor {
+  if (mask.size === 0) return noneBad();
   const m = tf.cast(mask, 'float32');
   return tf.any(tf.logicalAnd(tf.notEqual(m, 0), tf.notEqual(m, 1)));
 }

@@ -1,5 +1,6 @@
 import { assertRewardTags, defaultRewardTags } from '../reward-tags.js';
 import type { RewardTags } from '../reward-tags.js';
+import { assertArgsObject } from '../internal/args.js';
 
 /** Arguments of {@link extractAnswer}. */
 export interface ExtractAnswerArgs {
@@ -24,6 +25,7 @@ export interface ExtractAnswerArgs {
  * @throws Error naming the function and argument when `text` is not a string or a tag is empty.
  */
 export function extractAnswer(args: ExtractAnswerArgs): string | undefined {
+  assertArgsObject('extractAnswer', args);
   const { text, tags = defaultRewardTags, allowUnclosed = false } = args;
   if (typeof text !== 'string') {
     throw new Error(`extractAnswer: text must be a string, got ${typeof text}`);

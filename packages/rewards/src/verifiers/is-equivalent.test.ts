@@ -24,7 +24,13 @@ describe('isEquivalent', () => {
   it('honours the tolerance option', () => {
     expect(isEquivalent('1.001', '1')).toBe(false);
     expect(isEquivalent('1.001', '1', { tolerance: 1e-2 })).toBe(true);
-    expect(() => isEquivalent('1', '1', { tolerance: Number.NaN })).toThrow(/tolerance/);
+    expect(() => isEquivalent('1', '1', { tolerance: Number.NaN })).toThrow(
+      /^isEquivalent: tolerance must be a finite number ≥ 0, got NaN/,
+    );
+    // Named after this function, not after the 'auto' verifier it delegates to.
+    expect(() => isEquivalent('1', '1', { tolerance: -1 })).toThrow(
+      /^isEquivalent: tolerance must be a finite number ≥ 0, got -1/,
+    );
   });
 
   it('property: reflexive for any string, symmetric for numbers', () => {
@@ -47,6 +53,12 @@ describe('isEquivalent', () => {
   });
 
   it('throws naming the function on non-strings', () => {
-    expect(() => isEquivalent(1 as never, '1')).toThrow(/^isEquivalent: predicted and reference/);
+    expect(() => isEquivalent(1 as never, '1')).toThrow(
+      /^isEquivalent: predicted must be a string, got number/,
+    );
+    expect(() => isEquivalent('1', null as never)).toThrow(
+      /^isEquivalent: reference must be a string, got null/,
+    );
+    expect(() => isEquivalent('1', '1', 5 as never)).toThrow(/^isEquivalent: options must be/);
   });
 });

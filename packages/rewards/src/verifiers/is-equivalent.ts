@@ -1,3 +1,4 @@
+import { assertOptionsObject, assertString, assertTolerance } from '../internal/args.js';
 import { verifiers } from './verifiers.js';
 
 /** Options of {@link isEquivalent}. */
@@ -13,16 +14,19 @@ export interface IsEquivalentOptions {
  * `\frac{3}{4}`); or multiple-choice letter equality (`B`, `(B)`, `b)`, `B. text`, `The answer is
  * B` against a reference `B`). A `\boxed{}` in `predicted` is also compared by its content.
  *
- * @throws Error when `tolerance` is negative or not finite.
+ * @throws Error naming `isEquivalent` and the argument when `predicted` or `reference` is not a
+ *   string, `options` is not an object, or `tolerance` is negative or not finite.
  */
 export function isEquivalent(
   predicted: string,
   reference: string,
   options: IsEquivalentOptions = {},
 ): boolean {
-  if (typeof predicted !== 'string' || typeof reference !== 'string') {
-    throw new Error('isEquivalent: predicted and reference must be strings');
-  }
+  assertString('isEquivalent', 'predicted', predicted);
+  assertString('isEquivalent', 'reference', reference);
+  assertOptionsObject('isEquivalent', 'options', options);
+  // Checked here so the message names this function, not the `'auto'` verifier it delegates to.
+  assertTolerance('isEquivalent', options.tolerance);
   return verifiers.auto(
     options.tolerance === undefined
       ? { predicted, reference }

@@ -1,3 +1,5 @@
+import { assertOptionsObject, assertString } from '../internal/args.js';
+
 // A bare letter: "B", "(B)", "b)", "B.", "B:".
 const barePattern = /^\(?([a-j])\)?[.:)]?$/iu;
 // A letter leading an option text: "B. text", "b) text", "(B) text", "B: text".
@@ -17,11 +19,21 @@ export interface ParseChoiceAnswerOptions {
  * Reads a multiple-choice letter A–J from an answer, upper-cased: a bare letter (`B`, `(B)`, `b)`,
  * `B.`), a letter leading an option text (`B. Paris`, `(B) Paris`), or a phrase (`The answer is
  * B`, `answer: (b)`, `Option C`). Returns `undefined` when none applies.
+ *
+ * @throws Error naming `parseChoiceAnswer` and the argument when `answer` is not a string, or
+ *   `options` is not an object or its `bareOnly` is not a boolean.
  */
 export function parseChoiceAnswer(
   answer: string,
   options: ParseChoiceAnswerOptions = {},
 ): string | undefined {
+  assertString('parseChoiceAnswer', 'answer', answer);
+  assertOptionsObject('parseChoiceAnswer', 'options', options);
+  if (options.bareOnly !== undefined && typeof options.bareOnly !== 'boolean') {
+    throw new Error(
+      `parseChoiceAnswer: options.bareOnly must be a boolean, got ${typeof options.bareOnly}`,
+    );
+  }
   const s = answer
     .trim()
     .replace(/^\$+|\$+$/gu, '')

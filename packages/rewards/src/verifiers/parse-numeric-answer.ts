@@ -1,3 +1,4 @@
+import { assertString } from '../internal/args.js';
 import { normalizeAnswer } from './normalize-answer.js';
 
 // Sign, integer part (plain digits or 1-3 digits then groups of ",ddd"), optional decimals,
@@ -9,8 +10,11 @@ const numberPattern = /^[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:e[
  * groups of three (`1,234,567.5`; `1,23` is rejected), a leading `+`/`-`/`−`, scientific notation
  * (`1.5e-3`, `2E+10`), after {@link normalizeAnswer} (so `$-42$.` parses). Returns `undefined` for
  * anything else (fractions: see `parseRationalAnswer`; units, `%`, words are not numbers here).
+ *
+ * @throws Error naming `parseNumericAnswer` and `answer` when `answer` is not a string.
  */
 export function parseNumericAnswer(answer: string): number | undefined {
+  assertString('parseNumericAnswer', 'answer', answer);
   const s = normalizeAnswer(answer).replace(/\u2212/gu, '-');
   if (!numberPattern.test(s)) return undefined;
   const value = Number(s.replace(/,/gu, ''));

@@ -1,3 +1,4 @@
+import { assertString } from '../internal/args.js';
 import { normalizeAnswer } from './normalize-answer.js';
 import { parseNumericAnswer } from './parse-numeric-answer.js';
 
@@ -6,8 +7,11 @@ import { parseNumericAnswer } from './parse-numeric-answer.js';
  * `\tfrac{3}{4}`, `-\frac{3}{4}`, the short `\frac34`, or anything {@link parseNumericAnswer}
  * accepts. Numerator and denominator may themselves be numbers (`1.5/3`). A zero denominator gives
  * `undefined`, as does anything else.
+ *
+ * @throws Error naming `parseRationalAnswer` and `answer` when `answer` is not a string.
  */
 export function parseRationalAnswer(answer: string): number | undefined {
+  assertString('parseRationalAnswer', 'answer', answer);
   const s = normalizeAnswer(answer)
     .replace(/\u2212/gu, '-')
     .replace(/\s+/gu, '');

@@ -1,5 +1,6 @@
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
+import { assertArgsObject, assertString } from '../internal/args.js';
 import { extractBoxed } from './extract-boxed.js';
 import { normalizeAnswer } from './normalize-answer.js';
 import { parseChoiceAnswer } from './parse-choice-answer.js';
@@ -39,29 +40,47 @@ function checkedTolerance(name: string, tolerance: number | undefined): number {
   return t;
 }
 
-const exact: Verifier = ({ predicted, reference }) =>
-  normalizeAnswer(predicted) === normalizeAnswer(reference);
+/**
+ * Wraps a rule so that bad arguments throw naming `verifiers.<name>` and the argument (rather
+ * than a TypeError, or an error of a helper such as `normalizeAnswer`).
+ */
+function checked(name: VerifierName, rule: Verifier): Verifier {
+  return (args) => {
+    const fn = `verifiers.${name}`;
+    assertArgsObject(fn, args);
+    assertString(fn, 'predicted', args.predicted);
+    assertString(fn, 'reference', args.reference);
+    return rule(args);
+  };
+}
 
-const numeric: Verifier = ({ predicted, reference, tolerance }) =>
+const exact: Verifier = checked(
+  'exact',
+  ({ predicted, reference }) => normalizeAnswer(predicted) === normalizeAnswer(reference),
+);
+
+const numeric: Verifier = checked('numeric', ({ predicted, reference, tolerance }) =>
   numbersClose(
     parseNumericAnswer(predicted),
     parseNumericAnswer(reference),
     checkedTolerance('numeric', tolerance),
-  );
+  ),
+);
 
-const fraction: Verifier = ({ predicted, reference, tolerance }) =>
+const fraction: Verifier = checked('fraction', ({ predicted, reference, tolerance }) =>
   numbersClose(
     parseRationalAnswer(predicted),
     parseRationalAnswer(reference),
     checkedTolerance('fraction', tolerance),
-  );
+  ),
+);
 
-const choice: Verifier = ({ predicted, reference }) => {
+const choice: Verifier = checked('choice', ({ predicted, reference }) => {
   const expected = parseChoiceAnswer(reference, { bareOnly: true });
   return expected !== undefined && parseChoiceAnswer(predicted) === expected;
-};
+});
 
-const auto: Verifier = ({ predicted, reference, tolerance }) => {
+const auto: Verifier = checked('auto', ({ predicted, reference, tolerance }) => {
   const t = checkedTolerance('auto', tolerance);
   // A boxed final answer inside the prediction is compared by its content too.
   const boxed = extractBoxed(predicted);
@@ -70,7 +89,7 @@ const auto: Verifier = ({ predicted, reference, tolerance }) => {
     const args = { predicted: p, reference, tolerance: t };
     return exact(args) || fraction(args) || choice(args);
   });
-};
+});
 
 /**
  * Rule verifiers for evaluation and the verifier GRPO reference (methods.md §6), all with one
@@ -84,6 +103,10 @@ const auto: Verifier = ({ predicted, reference, tolerance }) => {
  * - `'choice'`: the reference is a bare letter A–J (`B`, `(B)`) and the prediction names the same
  *   letter (`B`, `(b)`, `b)`, `B. text`, `The answer is B`).
  * - `'auto'`: any of the above, also trying the content of a `\boxed{}` in the prediction.
+ *
+ * Every verifier throws `Error('verifiers.<name>: <argument> ...')` when its argument is not an
+ * object, `predicted` or `reference` is not a string, or (`'numeric'`, `'fraction'`, `'auto'`)
+ * `tolerance` is negative or not finite.
  */
 export const verifiers: Readonly<Record<VerifierName, Verifier>> = Object.freeze({
   exact,

@@ -4,6 +4,7 @@ import type { RewardTags } from '../reward-tags.js';
 import { extractAnswer } from './extract-answer.js';
 import { verifiers, verifierNames } from './verifiers.js';
 import type { VerifierName } from './verifiers.js';
+import { assertArgsObject, assertTolerance } from '../internal/args.js';
 
 /** Arguments of {@link verifyAnswer}. */
 export interface VerifyAnswerArgs {
@@ -38,6 +39,7 @@ export interface VerifyAnswerResult {
  * tag, an unknown `verifier` or a bad `tolerance`.
  */
 export function verifyAnswer(args: VerifyAnswerArgs): VerifyAnswerResult {
+  assertArgsObject('verifyAnswer', args);
   const { text, reference, tags = defaultRewardTags, verifier = 'auto', tolerance } = args;
   if (typeof text !== 'string') {
     throw new Error(`verifyAnswer: text must be a string, got ${typeof text}`);
@@ -46,6 +48,8 @@ export function verifyAnswer(args: VerifyAnswerArgs): VerifyAnswerResult {
     throw new Error(`verifyAnswer: reference must be a string, got ${typeof reference}`);
   }
   assertRewardTags('verifyAnswer', tags);
+  // Checked here so the message names this function, not the verifier it delegates to.
+  assertTolerance('verifyAnswer', tolerance);
   if (!Object.prototype.hasOwnProperty.call(verifiers, verifier)) {
     throw new Error(
       `verifyAnswer: verifier '${String(verifier)}' is unknown; use one of ${verifierNames.join(', ')}`,
