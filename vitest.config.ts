@@ -45,7 +45,11 @@ export default defineConfig({
         test: {
           ...shared.test,
           name: 'slow',
-          include: ['packages/*/src/**/*.slow.test.ts', 'apps/*/src/**/*.slow.test.ts'],
+          include: [
+            'packages/*/src/**/*.slow.test.ts',
+            'apps/*/src/**/*.slow.test.ts',
+            'benchmarks/src/**/*.slow.test.ts',
+          ],
           testTimeout: 600_000,
         },
       },
