@@ -7,8 +7,9 @@
  * FLOPs of a step: `6·P·tokens` (Kaplan et al. 2020, arXiv:2001.08361 §2.1, forward + backward,
  * P counting every parameter) plus attention scores and mixing, `12·nLayers·B·L²·D` (both
  * `L×L` products, forward 2× and backward 4×; the causal half is computed too). MFU is the
- * achieved FLOP/s over the machine's peak (166 GFLOP/s fp32 on the 2-core reference machine,
- * `design/compute.md`).
+ * achieved FLOP/s over the machine's peak (`machinePeak()` in `peak.ts`: cores × 83 GFLOP/s),
+ * and `mfuUsedCores` over the peak of the cores the run can use (one by default: wasm is
+ * single-threaded; N when the BLAS engine runs N threads).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -19,6 +20,7 @@ import {
   defaultModelConfig,
 } from '@covrl/models';
 import type { MatMulGradientMode, ModelConfig } from '@covrl/models';
+import { machinePeak } from './peak.js';
 
 export interface ModelBenchOptions {
   /** Timed training steps after one warm-up step (default 3). */
@@ -33,8 +35,13 @@ export interface ModelBenchOptions {
   readonly config?: Partial<ModelConfig>;
   /** Matmul gradient form (default `'auto'`; pass `'flags'` when a BLAS engine serves wasm). */
   readonly matMulGradient?: MatMulGradientMode;
-  /** Peak FLOP/s of the machine for MFU (default 166e9). */
+  /** Peak FLOP/s of the machine for `mfu` (default `machinePeak().gflops · 1e9`). */
   readonly peakFlops?: number;
+  /**
+   * Peak FLOP/s of the cores the run uses, for `mfuUsedCores` (default one core,
+   * `machinePeak().perCoreGflops · 1e9`).
+   */
+  readonly usedCoresPeakFlops?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -49,7 +56,10 @@ export interface ModelBenchResult {
     readonly tokensPerSecond: number;
     readonly flopsPerStep: number;
     readonly gflopsPerSecond: number;
+    /** Achieved FLOP/s over the machine's peak. */
     readonly mfu: number;
+    /** Achieved FLOP/s over the peak of the cores used. */
+    readonly mfuUsedCores: number;
   };
   readonly sampling: readonly {
     readonly batch: number;
@@ -121,7 +131,8 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
   const tokens = B * L;
   const flopsPerStep =
     6 * model.numParameters * tokens + 12 * config.nLayers * B * L * L * config.dModel;
-  const peak = opts.peakFlops ?? 166e9;
+  const peak = opts.peakFlops ?? machinePeak().gflops * 1e9;
+  const usedPeak = opts.usedCoresPeakFlops ?? machinePeak().perCoreGflops * 1e9;
   const train = {
     batch: B,
     context: L,
@@ -130,6 +141,7 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
     flopsPerStep,
     gflopsPerSecond: flopsPerStep / secondsPerStep / 1e9,
     mfu: flopsPerStep / secondsPerStep / peak,
+    mfuUsedCores: flopsPerStep / secondsPerStep / usedPeak,
   };
   log(`train: ${secondsPerStep.toFixed(3)} s/step, ${train.tokensPerSecond.toFixed(0)} tokens/s`);
 

@@ -1,19 +1,22 @@
 /**
- * `npm run bench -- [--json] [--quick] [--threads N]`: the reference training step and KV-cache sampling with
- * the engine of @covrl/tfjs-wasm-blas off, fused kernels only, and BLAS + fused (the default), each
- * as a ratio to PyTorch at the same thread count (one by default, `--threads N`) measured in the
- * same run,
- * MFU, matmul throughput with and without the engine, and a per-kernel profile of one training
- * step. The last line printed is one JSON object with every number.
+ * `npm run bench -- [--json] [--quick] [--threads N] [--peak-gflops X]`: the reference training
+ * step and KV-cache sampling with the engine of @covrl/tfjs-wasm-blas off, fused kernels only,
+ * and BLAS + fused (the default), each as a ratio to PyTorch at the same thread count (one by
+ * default, `--threads N`) measured in the same run, MFU, matmul throughput with and without the
+ * engine, a per-kernel profile of one training step, the sampler's overhead and one sampling step
+ * on the host and the device. The last line printed is one JSON object with every number
+ * (`bench-report.ts`).
  *
  * PyTorch is Debian's `python3-torch` (with `libopenblas0-pthread`), run as `/usr/bin/python3
- * benchmarks/torch/reference.py`; when it is not installed the ratios are `null` and the reason is
- * recorded.
+ * benchmarks/torch/reference.py`; when it is not installed, or runs on the reference BLAS (see
+ * `torch-reference.ts`), the ratios are `null` and `torchReason` says what to install.
+ *
+ * `--peak-gflops X` replaces the machine's peak (default `os.cpus().length × 83`, see `peak.ts`)
+ * for `mfu`; `mfuUsedCores` is against the cores a configuration can use (`--threads` with the
+ * BLAS engine, one for plain wasm).
  */
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   disableWasmBlas,
@@ -30,7 +33,13 @@ import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
 import { referenceModelConfig, runModelBench } from './model-bench.js';
 import type { ModelBenchResult } from './model-bench.js';
 import { runBlasBench } from './blas-bench.js';
+import { buildBenchReport } from './bench-report.js';
+import type { MeasuredConfig } from './bench-report.js';
+import { machinePeak } from './peak.js';
+import type { MachinePeak } from './peak.js';
 import { runSamplerOverheadBench } from './sampler-overhead.js';
+import { runSamplingStepBench } from './sampling-step-bench.js';
+import { probeTorchBlas, runTorch } from './torch-reference.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -48,50 +57,14 @@ const log = (line: string): void => {
   if (!json) console.error(line);
 };
 
-interface TorchResult {
-  readonly torch: string;
-  readonly train: { readonly secondsPerStep: number; readonly tokensPerSecond: number };
-  readonly sampling: readonly { readonly batch: number; readonly tokensPerSecond: number }[];
-}
-
-function runTorch(
-  steps: number,
-  extra: readonly string[] = [],
-): { result: TorchResult | null; reason: string } {
-  const script = fileURLToPath(new URL('../torch/reference.py', import.meta.url));
-  try {
-    const out = execFileSync(
-      '/usr/bin/python3',
-      [
-        script,
-        '--threads',
-        String(threads),
-        '--steps',
-        String(steps),
-        '--new-tokens',
-        '64',
-        ...extra,
-      ],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 600_000,
-      },
-    );
-    const last = out.trim().split('\n').pop() ?? '';
-    return { result: JSON.parse(last) as TorchResult, reason: '' };
-  } catch (error) {
-    const msg = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-    return {
-      result: null,
-      reason: `PyTorch reference unavailable (${msg}); apt-get install python3-torch libopenblas0-pthread`,
-    };
-  }
-}
-
-/** PyTorch on the larger config (needs reference.py's --d-model/--layers/--heads). */
-function runTorchLarger(steps: number): { result: TorchResult | null; reason: string } {
-  return runTorch(steps, ['--d-model', '256', '--layers', '6', '--heads', '8']);
+/** `--peak-gflops X`: the machine's peak for MFU instead of cores × 83 GFLOP/s. */
+const peakArg = process.argv.indexOf('--peak-gflops');
+let peak: MachinePeak;
+try {
+  peak = machinePeak(peakArg === -1 ? {} : { peakGflops: Number(process.argv[peakArg + 1]) });
+} catch (error) {
+  console.error(`bench: ${(error as Error).message}`);
+  process.exit(2);
 }
 
 /** Kernel time of one training step of the reference model, top 12 kernels. */
@@ -122,9 +95,6 @@ async function profileStep(): Promise<unknown> {
   return profile;
 }
 
-const ratio = (ours: number | undefined, theirs: number | undefined): number | null =>
-  ours === undefined || theirs === undefined ? null : ours / theirs;
-
 await tf.setBackend('wasm');
 await tf.ready();
 const steps = quick ? 2 : 5;
@@ -132,36 +102,33 @@ const steps = quick ? 2 : 5;
 const LARGER = { dModel: 256, nLayers: 6, nHeads: 8 } as const;
 
 log(`benchmark: PyTorch reference (${threads} thread(s))`);
-const torch = runTorch(steps);
+// The BLAS behind PyTorch first (a second or two): a reference-BLAS PyTorch is no peer, and its
+// model runs would take 20× longer for nothing.
+const torchBlas = probeTorchBlas(threads);
+const torch = torchBlas.usable
+  ? runTorch(threads, steps)
+  : { result: null, reason: torchBlas.reason };
 if (torch.result === null) log(torch.reason);
 
 /** Training step at batch 16 × 128 and batch-64 KV-cache sampling (1-token prompts, 64 new). */
 async function measure(
   config: Partial<typeof LARGER> | undefined,
   engine: boolean,
-): Promise<ModelBenchResult> {
+): Promise<MeasuredConfig> {
   const mode = engine ? 'flags' : 'auto';
-  return runModelBench({
+  // The BLAS engine runs its matmuls on `threads` OpenBLAS threads; plain wasm on one core.
+  const usedCores = engine ? threads : 1;
+  const result: ModelBenchResult = await runModelBench({
     steps,
     samplingBatches: [64],
     newTokens: 64,
     matMulGradient: mode,
+    peakFlops: peak.gflops * 1e9,
+    usedCoresPeakFlops: usedCores * peak.perCoreGflops * 1e9,
     ...(config !== undefined ? { config } : {}),
     log,
   });
-}
-
-function summarise(r: ModelBenchResult, torchResult: TorchResult | null): Record<string, unknown> {
-  const s64 = r.sampling.find((x) => x.batch === 64);
-  const t64 = torchResult?.sampling.find((x) => x.batch === 64);
-  return {
-    numParameters: r.numParameters,
-    trainStep: r.train,
-    sampleB64: s64 ?? null,
-    torch: torchResult === null ? null : { trainStep: torchResult.train, sampleB64: t64 ?? null },
-    trainTimeRatioToTorch: ratio(r.train.secondsPerStep, torchResult?.train.secondsPerStep),
-    sampleB64SpeedRatioToTorch: ratio(s64?.tokensPerSecond, t64?.tokensPerSecond),
-  };
+  return { result, usedCores };
 }
 
 log('benchmark: reference config, stock wasm kernels (BLAS engine and fused kernels off)');
@@ -179,7 +146,9 @@ const fast = status.active ? await measure(undefined, true) : fusedOnly;
 log('benchmark: larger config (d 256, 6 layers, 8 heads)');
 const torchLarger = quick
   ? { result: null, reason: 'skipped with --quick' }
-  : runTorchLarger(steps);
+  : torchBlas.usable
+    ? runTorch(threads, steps, ['--d-model', '256', '--layers', '6', '--heads', '8'])
+    : { result: null, reason: torchBlas.reason };
 const larger = await measure(LARGER, status.active);
 
 /**
@@ -227,30 +196,39 @@ log('benchmark: per-kernel profile of one training step');
 const profile = await profileStep();
 log('benchmark: sampler overhead');
 const sampler = await runSamplerOverheadBench({ repeats: quick ? 1 : 3 });
+log('benchmark: one sampling step on the host and on the device (DEVICE_SAMPLING_MIN_VOCAB)');
+const samplingStep = await runSamplingStepBench({
+  vocabs: quick ? [64, 4096] : [64, 512, 4096, 50257],
+  repeats: quick ? 3 : 10,
+});
 
-const result = {
+const result = buildBenchReport({
   backend: tf.getBackend(),
   blas: wasmBlasStatus(),
   fusedKernels: wasmFusedKernelsStatus(),
   threads,
-  peakGflops: 166,
-  torchReason: torch.reason,
-  /** The default path (BLAS engine when active), as the issue's contract names it. */
-  referenceConfig: summarise(fast, torch.result),
-  referenceConfigEngineOff: summarise(plain, torch.result),
-  /** Fused kernels without BLAS: what a machine without a CBLAS gets. */
-  referenceConfigFusedOnly: summarise(fusedOnly, torch.result),
-  largerConfig: { config: LARGER, ...summarise(larger, torchLarger.result) },
-  kernels,
-  fusedAblation: ablation,
-  profile,
-  samplerOverhead: sampler,
-};
+  peak,
+  torch,
+  torchLarger,
+  torchBlas: torchBlas.probe,
+  reference: fast,
+  referenceEngineOff: plain,
+  referenceFusedOnly: fusedOnly,
+  larger: { ...larger, config: LARGER },
+  extras: {
+    kernels,
+    fusedAblation: ablation,
+    profile,
+    samplerOverhead: sampler,
+    samplingStep,
+  },
+});
 if (!json) {
   const fmt = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : 'n/a');
+  const at = (key: string): Record<string, unknown> => result[key] as Record<string, unknown>;
   console.log(
-    `reference train step: ×${fmt(result.referenceConfig['trainTimeRatioToTorch'])} PyTorch's time (engine off ×${fmt(result.referenceConfigEngineOff['trainTimeRatioToTorch'])}, fused kernels without BLAS ×${fmt(result.referenceConfigFusedOnly['trainTimeRatioToTorch'])}); ` +
-      `batch-64 sampling: ×${fmt(result.referenceConfig['sampleB64SpeedRatioToTorch'])} PyTorch's speed; sampler overhead ${(100 * sampler.overheadFraction).toFixed(1)} %`,
+    `reference train step: ×${fmt(at('referenceConfig')['trainTimeRatioToTorch'])} PyTorch's time (engine off ×${fmt(at('referenceConfigEngineOff')['trainTimeRatioToTorch'])}, fused kernels without BLAS ×${fmt(at('referenceConfigFusedOnly')['trainTimeRatioToTorch'])}); ` +
+      `batch-64 sampling: ×${fmt(at('referenceConfig')['sampleB64SpeedRatioToTorch'])} PyTorch's speed; MFU ${fmt(at('referenceConfig')['mfu'])} of the machine, ${fmt(at('referenceConfig')['mfuUsedCores'])} of the cores used; sampler overhead ${(100 * sampler.overheadFraction).toFixed(1)} %`,
   );
 }
 console.log(JSON.stringify(result));

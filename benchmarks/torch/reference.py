@@ -4,17 +4,91 @@
 Reference config (design/compute.md): d 128, 4 layers, 4 heads, context 128, vocab 64, batch 16,
 tied head, tanh-GELU MLP of width 4·d, pre-LayerNorm, AdamW (betas 0.9/0.95), global-norm clip 1.0.
 One thread by default (`--threads`). Prints one JSON object as its last line:
-{"train": {"secondsPerStep", "tokensPerSecond"}, "sampling": [{"batch", "tokensPerSecond"}], ...}.
+{"train": {"secondsPerStep", "tokensPerSecond"}, "sampling": [{"batch", "tokensPerSecond"}],
+ "blas": {...}, ...}; with `--blas-only`, only {"torch", "threads", "blas"}.
 Needs Debian's python3-torch with libopenblas0-pthread (without OpenBLAS torch is ~20x slower).
+
+"blas" says what PyTorch's matmuls really run on, because Debian's torch is built against the
+generic libblas.so.3 (`torch.__config__.show()` says only BLAS_INFO=generic) and the alternatives
+system picks OpenBLAS or the reference BLAS at run time: the shared libraries mapped into this
+process whose names mention blas/mkl/blis, OpenBLAS's own thread count, and the speed of a 256^3
+float32 matmul. benchmarks/src/torch-reference.ts decides from it whether the run is a fair peer.
+
+The thread count is applied to OpenBLAS too (OPENBLAS_NUM_THREADS, set before torch loads it):
+torch.set_num_threads alone does not reach the BLAS behind the generic interface, which then
+uses every core.
 """
 import argparse
+import ctypes
 import json
 import math
+import os
+import re
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--new-tokens', type=int, default=127)
+    ap.add_argument('--d-model', type=int, default=128)
+    ap.add_argument('--layers', type=int, default=4)
+    ap.add_argument('--heads', type=int, default=4)
+    ap.add_argument('--blas-only', action='store_true',
+                    help='only report the BLAS probe (no model runs)')
+    return ap.parse_args(argv)
+
+
+ARGS = parse_args(sys.argv[1:]) if __name__ == '__main__' else None
+if ARGS is not None:
+    # Before torch loads libblas: OpenBLAS reads its thread count once, at load time.
+    os.environ['OPENBLAS_NUM_THREADS'] = str(ARGS.threads)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+def blas_probe():
+    """What torch's matmuls run on: mapped BLAS libraries, OpenBLAS threads, 256^3 GFLOP/s."""
+    n = 256
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    best = float('inf')
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        best = min(best, (time.perf_counter() - t0) / 4)
+    libraries = set()
+    try:
+        with open('/proc/self/maps') as maps:
+            for line in maps:
+                path = line.split()[-1] if len(line.split()) >= 6 else ''
+                name = os.path.basename(path).lower()
+                if any(k in name for k in ('blas', 'mkl', 'blis', 'lapack')):
+                    libraries.add(path)
+    except OSError:
+        pass
+    threads = None
+    for path in sorted(libraries):
+        if 'openblas' in os.path.basename(path).lower():
+            try:
+                threads = int(ctypes.CDLL(path).openblas_get_num_threads())
+                break
+            except (OSError, AttributeError):
+                pass
+    build = re.search(r'BLAS_INFO=([^,\s]+)', torch.__config__.show())
+    return {
+        'libraries': sorted(libraries),
+        'openblasThreads': threads,
+        'probeGflops': 2 * n ** 3 / best / 1e9,
+        'buildBlasInfo': build.group(1) if build else None,
+    }
 
 
 class Block(nn.Module):
@@ -73,17 +147,12 @@ class GPT(nn.Module):
         return self.final_norm(x) @ self.embed.weight.T
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--steps', type=int, default=5)
-    ap.add_argument('--batch', type=int, default=16)
-    ap.add_argument('--new-tokens', type=int, default=127)
-    ap.add_argument('--d-model', type=int, default=128)
-    ap.add_argument('--layers', type=int, default=4)
-    ap.add_argument('--heads', type=int, default=4)
-    args = ap.parse_args()
+def main(args):
     torch.set_num_threads(args.threads)
+    blas = blas_probe()
+    if args.blas_only:
+        print(json.dumps({'torch': torch.__version__, 'threads': args.threads, 'blas': blas}))
+        return
     torch.manual_seed(0)
     model = GPT(d=args.d_model, layers=args.layers, heads=args.heads)
     params = sum(p.numel() for p in model.parameters())
@@ -119,9 +188,9 @@ def main():
         'torch': torch.__version__, 'threads': args.threads, 'numParameters': params,
         'train': {'batch': args.batch, 'context': 128, 'secondsPerStep': sps,
                   'tokensPerSecond': args.batch * 128 / sps},
-        'sampling': sampling,
+        'sampling': sampling, 'blas': blas,
     }))
 
 
 if __name__ == '__main__':
-    main()
+    main(ARGS)

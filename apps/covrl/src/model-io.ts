@@ -6,13 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  createCausalLM,
-  defaultModelConfig,
-  loadPretrainedFiles,
-  savePretrainedFiles,
-} from '@covrl/models';
+import { defaultModelConfig, loadCausalLM, savePretrainedFiles } from '@covrl/models';
 import type { CausalLM, ModelConfig } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer } from '@covrl/models';
 import type { Config } from './config/schema.js';
@@ -133,21 +127,15 @@ export function baseFingerprint(config: Config): string {
  */
 export async function loadBase(path: string, seed = 0): Promise<LoadedBase> {
   const { dir } = resolveModelDir(path);
-  const files = await loadPretrainedFiles(dir);
-  const weights: Record<string, tf.Tensor> = {};
-  for (const [name, t] of Object.entries(files.weights))
-    weights[name] = tf.tensor(t.data, [...t.shape]);
-  const model = createCausalLM(files.config, {
+  const { model, tokenizer } = await loadCausalLM(dir, {
     seed,
-    weights,
     matMulGradient: preferredMatMulGradient(),
   });
-  tf.dispose(Object.values(weights));
   const metaPath = join(dir, 'covrl-base.json');
   const meta = existsSync(metaPath)
     ? (JSON.parse(readFileSync(metaPath, 'utf8')) as BaseMeta)
     : undefined;
-  return { model, tokenizer: files.tokenizer, meta, dir };
+  return { model, tokenizer, meta, dir };
 }
 
 /** Save a model, its tokenizer and its provenance as a base model directory (atomically per file). */

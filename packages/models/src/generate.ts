@@ -8,6 +8,11 @@ import { leftPadKeyBias } from './gpt.js';
 import { canWriteInPlace, disposeKvCache, selectCacheRows, withCapacity } from './kv-cache.js';
 import type { KvCache } from './kv-cache.js';
 import { tidyObject } from './layers.js';
+import {
+  DEVICE_SAMPLING_MIN_VOCAB,
+  sampleOnDevice,
+  TOP_P_RELATIVE_SLACK,
+} from './device-sampling.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
 import { checkIds } from './score.js';
@@ -32,8 +37,12 @@ export interface SamplingSettings {
  * depend on the settings of other rows). Greedy: the first arg-max. Otherwise: keep the `topK`
  * most likely ids (ties broken by lower id), then the smallest prefix of them, by decreasing
  * probability, whose renormalised mass is ≥ `topP` (HF `TopKLogitsWarper` then
- * `TopPLogitsWarper`), and invert the CDF of the kept set.
- * Host-side by design: one `[B, V]` read per step is cheaper than several small kernels.
+ * `TopPLogitsWarper`), and invert the CDF of the kept set. The top-p test is
+ * `cum ≥ topP·total·(1 − TOP_P_RELATIVE_SLACK)`: a prefix whose mass is `topP` in exact
+ * arithmetic (tied tokens, e.g. 3 of 5 equal ones at top-p 0.6) is kept whatever the rounding,
+ * the same on the float64 host and the float32 device.
+ * Host-side; {@link sampleOnDevice} is its on-device twin, which `generate` uses from
+ * {@link DEVICE_SAMPLING_MIN_VOCAB} tokens on (see there for the measurements).
  */
 export function sampleFromLogProbs(
   logProbs: ArrayLike<number>,
@@ -73,7 +82,7 @@ export function sampleFromLogProbs(
     let cum = 0;
     for (let r = 0; r < kept; r++) {
       cum += probs[r] ?? 0;
-      if (cum >= settings.topP * total) {
+      if (cum >= settings.topP * (1 - TOP_P_RELATIVE_SLACK) * total) {
         kept = r + 1;
         total = cum;
         break;
@@ -104,6 +113,65 @@ function hostLogSoftmax(z: Float32Array, V: number, temperature: number): Float6
   return out;
 }
 
+/**
+ * One sampling step for every row of `logits [B, V]` (not consumed): row `b` draws with
+ * `rngs[b]` (exactly one `next()` per row, on both paths, so a row's stream does not depend on
+ * the path). `onDevice: false` reads the `[B, V]` logits and runs the float64
+ * `log softmax(z/τ)` and {@link sampleFromLogProbs} per row on the host; `onDevice: true` runs
+ * {@link sampleOnDevice} and reads back only the `B` ids and `B` log-probs. Same ids and
+ * log-probs (to float32 rounding) either way; `logProbs[b]` is `log softmax(z_b/τ)[ids[b]]`
+ * (τ = 1 when greedy). Leaks no tensor.
+ * @throws Error when `rngs` does not hold one generator per row, or (device path) when
+ *   `sampleOnDevice` rejects the settings.
+ */
+export async function sampleRows(
+  logits: tf.Tensor2D,
+  settings: SamplingSettings,
+  rngs: readonly Rng[],
+  onDevice: boolean,
+): Promise<{ ids: number[]; logProbs: number[] }> {
+  const [B, V] = logits.shape;
+  if (rngs.length !== B) fail('rngs', `must hold one generator per row (${B})`);
+  if (onDevice) {
+    const uniforms = rngs.map((rng) => rng.next());
+    const drawn = sampleOnDevice(logits, settings, uniforms);
+    try {
+      const [ids, logProbs] = await Promise.all([drawn.ids.data(), drawn.logProbs.data()]);
+      return { ids: Array.from(ids), logProbs: Array.from(logProbs) };
+    } finally {
+      tf.dispose([drawn.ids, drawn.logProbs]);
+    }
+  }
+  const raw = (await logits.data()) as Float32Array;
+  const values = hostLogSoftmax(raw, V, settings.temperature > 0 ? settings.temperature : 1);
+  const ids: number[] = [];
+  const logProbs: number[] = [];
+  rngs.forEach((rng, i) => {
+    const row = values.subarray(i * V, (i + 1) * V);
+    const id = sampleFromLogProbs(row, settings, rng);
+    ids.push(id);
+    logProbs.push(row[id] ?? 0);
+  });
+  return { ids, logProbs };
+}
+
+/** Options of {@link generateWith} that are the model's, not the request's. */
+export interface GenerateOptions {
+  /**
+   * Vocabulary size from which each step samples on the device ({@link sampleOnDevice});
+   * below it the logits are read and sampled on the host. Default
+   * {@link DEVICE_SAMPLING_MIN_VOCAB}; 0 = always on the device, `Infinity` = never.
+   */
+  readonly deviceSamplingMinVocab?: number;
+  /**
+   * Diagnostics and tests: called synchronously once per step, before sampling, with the step
+   * number (0 = after prefill), the batch rows still running (in the order of the logits rows)
+   * and the raw logits `[rows.length, V]` of their next token. The tensor is disposed right after;
+   * copy what you need (`dataSync`).
+   */
+  readonly onLogits?: (step: number, rows: readonly number[], logits: tf.Tensor2D) => void;
+}
+
 function endsWith(ids: readonly number[], tail: readonly number[]): boolean {
   if (tail.length > ids.length) return false;
   const off = ids.length - tail.length;
@@ -125,10 +193,15 @@ function endsWith(ids: readonly number[], tail: readonly number[]): boolean {
  * `maxNewTokens` ids. `logProbs` (when asked) are `log softmax(z/τ)` of the chosen id before any
  * top-k/top-p filtering, i.e. what `scoreTokens` with the same `temperature` returns; with greedy
  * decoding (τ = 0) they are taken at τ = 1.
+ *
+ * Each step samples with {@link sampleRows}: on the host below
+ * `options.deviceSamplingMinVocab` (default {@link DEVICE_SAMPLING_MIN_VOCAB}), on the device
+ * from it on; both give the same ids and log-probs from the same seeds.
  */
 export async function generateWith(
   decoder: Decoder,
   request: GenerateRequest,
+  options: GenerateOptions = {},
 ): Promise<GeneratedRow[]> {
   const cfg = decoder.config;
   const { prompts, seeds, maxNewTokens } = request;
@@ -171,7 +244,7 @@ export async function generateWith(
 
   const settings: SamplingSettings = { temperature, topK, topP };
   const rngs = seeds.map((s) => createRng(s));
-  const V = cfg.vocabSize;
+  const onDevice = cfg.vocabSize >= (options.deviceSamplingMinVocab ?? DEVICE_SAMPLING_MIN_VOCAB);
   const lengths = prompts.map((p) => p.length);
   const L = Math.max(...lengths);
   const pad = lengths.map((n) => L - n);
@@ -179,6 +252,7 @@ export async function generateWith(
   const logProbs: number[][] = prompts.map(() => []);
   const reasons: (FinishReason | undefined)[] = prompts.map(() => undefined);
   let active = prompts.map((_, b) => b);
+  let stepIndex = 0;
   const nextPos = [...lengths];
 
   // A clone: disposing it never frees the `lm_head.weight` variable itself.
@@ -218,22 +292,32 @@ export async function generateWith(
     logits = prefill.logits;
 
     for (;;) {
-      // One host read of the [B, V] logits per step; the log-softmax at temperature τ (τ = 1
-      // when greedy) is done on the host in float64, which is cheaper than its ~6 kernels.
+      // Small vocabularies: one host read of the [B, V] logits and a float64 log-softmax at
+      // temperature τ (τ = 1 when greedy) on the host, cheaper than the kernels; large ones:
+      // sampled on the device, reading back B ids and B log-probs (see DEVICE_SAMPLING_MIN_VOCAB).
       const current = logits as tf.Tensor2D;
-      const raw = await current.data();
-      current.dispose();
       logits = undefined;
-      const values = hostLogSoftmax(raw as Float32Array, V, temperature > 0 ? temperature : 1);
+      let drawn: { ids: number[]; logProbs: number[] };
+      try {
+        options.onLogits?.(stepIndex++, active, current);
+        drawn = await sampleRows(
+          current,
+          settings,
+          active.map((b) => rngs[b] as Rng),
+          onDevice,
+        );
+      } finally {
+        current.dispose();
+      }
       const still: number[] = [];
       const keepRows: number[] = [];
       active.forEach((b, i) => {
-        const row = values.subarray(i * V, (i + 1) * V);
-        const rng = rngs[b] as Rng;
-        const id = sampleFromLogProbs(row, settings, rng);
+        const id = drawn.ids[i] ?? 0;
         const ids = out[b] as number[];
         ids.push(id);
-        if (request.returnLogProbs === true) (logProbs[b] as number[]).push(row[id] ?? 0);
+        if (request.returnLogProbs === true) {
+          (logProbs[b] as number[]).push(drawn.logProbs[i] ?? 0);
+        }
         if (eosId !== undefined && id === eosId) reasons[b] = 'eos';
         else if (stops.some((s) => endsWith(ids, s))) reasons[b] = 'stop';
         else if (ids.length >= maxNewTokens) reasons[b] = 'length';

@@ -204,6 +204,88 @@ describe.each(configs)('CausalLM %s', (_name, config) => {
     model.dispose();
   });
 
+  it('scores prior and posterior contexts stacked in one call (2B rows) as two separate calls', () =>
+    withWasmCustomGradSaves(() => {
+      // The same traces under two contexts of different lengths (CoVRL's prior/posterior):
+      // stacking them pads every row to the longest one, which must not change any row.
+      const model = createCausalLM(config, { seed: 6 });
+      const traces = [randomIds(60, 5, 16), randomIds(61, 3, 16), randomIds(62, 7, 16)];
+      const prior = traces.map((t, b) => [...randomIds(70 + b, 2 + b, 16), ...t]);
+      const posterior = traces.map((t, b) => [...randomIds(80 + b, 6 - b, 16), ...t, 3]);
+      const spansOf = (rows: number[][], extra: number) => ({
+        trace: rows.map((r, b) => ({
+          start: r.length - traces[b]!.length - extra,
+          length: traces[b]!.length,
+        })),
+        last: rows.map((r) => ({ start: r.length - 1, length: 1 })),
+      });
+      const coef = tf.tensor1d([0.4, -1.2, 0.8, 1.5, -0.3, 0.9]);
+      const vars = [...model.variables().values()];
+      // Loss = Σ_rows coef_row · Σ_t trace log-prob, so the gradients compare as well.
+      const weighted = (lp: tf.Tensor2D, rows: tf.Tensor1D): tf.Scalar =>
+        tf.sum(tf.mul(tf.sum(lp, 1), rows));
+      const stacked = tf.variableGrads(() => {
+        const s = model.scoreTokens({
+          sequences: [...prior, ...posterior],
+          spans: {
+            trace: [...spansOf(prior, 0).trace, ...spansOf(posterior, 1).trace],
+            last: [...spansOf(prior, 0).last, ...spansOf(posterior, 1).last],
+          },
+        });
+        return weighted(s.trace.logProbs, coef);
+      }, vars);
+      const separate = tf.variableGrads(() => {
+        const p = model.scoreTokens({ sequences: prior, spans: spansOf(prior, 0) });
+        const q = model.scoreTokens({ sequences: posterior, spans: spansOf(posterior, 1) });
+        return tf.add(
+          weighted(p.trace.logProbs, tf.slice(coef, 0, 3)),
+          weighted(q.trace.logProbs, tf.slice(coef, 3, 3)),
+        ) as tf.Scalar;
+      }, vars);
+      const both = model.scoreTokens({
+        sequences: [...prior, ...posterior],
+        spans: {
+          trace: [...spansOf(prior, 0).trace, ...spansOf(posterior, 1).trace],
+          last: [...spansOf(prior, 0).last, ...spansOf(posterior, 1).last],
+        },
+      });
+      const p = model.scoreTokens({ sequences: prior, spans: spansOf(prior, 0) });
+      const q = model.scoreTokens({ sequences: posterior, spans: spansOf(posterior, 1) });
+      for (const key of ['trace', 'last'] as const) {
+        const got = both[key].logProbs.arraySync();
+        const mask = both[key].mask.arraySync();
+        const want = [...p[key].logProbs.arraySync(), ...q[key].logProbs.arraySync()];
+        const wantMask = [...p[key].mask.arraySync(), ...q[key].mask.arraySync()];
+        expect(both[key].logProbs.shape).toEqual([6, key === 'trace' ? 7 : 1]);
+        expect(mask).toEqual(wantMask);
+        got.forEach((row, r) =>
+          row.forEach((x, t) => expect(Math.abs(x - want[r]![t]!)).toBeLessThan(1e-5)),
+        );
+      }
+      expect(Math.abs(stacked.value.dataSync()[0]! - separate.value.dataSync()[0]!)).toBeLessThan(
+        1e-4,
+      );
+      for (const v of vars) {
+        const a = stacked.grads[v.name]!.dataSync();
+        const b = separate.grads[v.name]!.dataSync();
+        a.forEach((x, i) => expect(Math.abs(x - b[i]!), v.name).toBeLessThan(1e-5));
+      }
+      tf.dispose([
+        coef,
+        stacked.value,
+        separate.value,
+        ...Object.values(stacked.grads),
+        ...Object.values(separate.grads),
+        ...[both, p, q].flatMap((s) => [
+          s.trace.logProbs,
+          s.trace.mask,
+          s.last.logProbs,
+          s.last.mask,
+        ]),
+      ]);
+      model.dispose();
+    }));
+
   it('gradients through scoreTokens match finite differences (both matmul gradient modes)', () =>
     withWasmCustomGradSaves(() => {
       const sequences = [randomIds(40, 6, 16), randomIds(41, 4, 16)];

@@ -12,6 +12,7 @@ import type {
 import { validateModelConfig } from './config.js';
 import type { ModelConfig } from './config.js';
 import { generateWith } from './generate.js';
+import type { GenerateOptions } from './generate.js';
 import { Decoder } from './gpt.js';
 import { initWeights, parameterShapes } from './init.js';
 import { createOps } from './layers.js';
@@ -30,6 +31,12 @@ export interface CausalLMOptions {
    * wasm). Same values either way.
    */
   readonly matMulGradient?: MatMulGradientMode;
+  /**
+   * Vocabulary size from which `generate` samples on the device instead of reading the `[B, V]`
+   * logits to the host (default `DEVICE_SAMPLING_MIN_VOCAB`; 0 = always, `Infinity` =
+   * never). Same ids and log-probs either way; only the speed differs.
+   */
+  readonly deviceSamplingMinVocab?: number;
 }
 
 let modelCounter = 0;
@@ -81,13 +88,16 @@ export class CausalLM implements Policy {
   readonly numParameters: number;
   private readonly vars: Map<string, tf.Variable>;
   private readonly decoder: Decoder;
+  private readonly generateOptions: GenerateOptions;
   private disposed = false;
 
   constructor(
     readonly config: ModelConfig,
     initial: Readonly<Record<string, tf.Tensor>>,
     matMulGradient: MatMulGradientMode,
+    generateOptions: GenerateOptions = {},
   ) {
+    this.generateOptions = generateOptions;
     this.vocabSize = config.vocabSize;
     this.maxContext = config.maxContext;
     const prefix = `covrl${++modelCounter}/`;
@@ -182,7 +192,7 @@ export class CausalLM implements Policy {
   /** Batched KV-cache sampling; see `generateWith` in `generate.ts` for the exact semantics. */
   generate(request: GenerateRequest): Promise<readonly GeneratedRow[]> {
     this.alive('generate');
-    return generateWith(this.decoder, request);
+    return generateWith(this.decoder, request, this.generateOptions);
   }
 
   /** Teacher-forced span log-probs; see `scoreTokensWith` in `score.ts`. Differentiable. */
@@ -216,13 +226,24 @@ export function createCausalLM(config: ModelConfig, options: CausalLMOptions): C
       `createCausalLM: options.matMulGradient must be 'auto', 'transpose' or 'flags', got '${String(mode)}'`,
     );
   }
+  const minVocab = options.deviceSamplingMinVocab;
+  if (
+    minVocab !== undefined &&
+    !(minVocab >= 0 && (Number.isInteger(minVocab) || minVocab === Infinity))
+  ) {
+    throw new Error(
+      `createCausalLM: options.deviceSamplingMinVocab must be an integer ≥ 0 or Infinity, got ${String(minVocab)}`,
+    );
+  }
+  const generateOptions: GenerateOptions =
+    minVocab === undefined ? {} : { deviceSamplingMinVocab: minVocab };
   if (options.weights !== undefined) {
     validateWeights('createCausalLM', cfg, options.weights);
-    return new CausalLM(cfg, options.weights, mode);
+    return new CausalLM(cfg, options.weights, mode, generateOptions);
   }
   const init = initWeights({ config: cfg, seed: options.seed });
   try {
-    return new CausalLM(cfg, init, mode);
+    return new CausalLM(cfg, init, mode, generateOptions);
   } finally {
     tf.dispose(Object.values(init));
   }

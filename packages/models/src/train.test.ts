@@ -94,25 +94,37 @@ describe.each(families)('training %s', (_name, config) => {
     // tf.customGrad saves are copies (Identity copies there), which that check misreads as leaks.
     const suiteBackend = tf.getBackend();
     const isTest = tf.env().getBool('IS_TEST');
-    if (tf.findBackendFactory('wasm') !== null) {
-      await tf.setBackend('wasm');
-      tf.env().set('IS_TEST', false);
+    try {
+      if (tf.findBackendFactory('wasm') !== null) {
+        await tf.setBackend('wasm');
+        tf.env().set('IS_TEST', false);
+      }
+      const model = createCausalLM(config, { seed: 1 });
+      const opt = createAdamW({ lr: 3e-3, beta2: 0.99 });
+      try {
+        const steps = 150;
+        let recent = 0;
+        for (let s = 0; s < steps; s++) {
+          const lr = lrAt(s, {
+            schedule: 'cosine',
+            peak: 1e-2,
+            warmupSteps: 20,
+            totalSteps: steps,
+          });
+          const loss = trainStep(model, opt, copyBatch(100 + s, 16, 5, 8), 5, lr);
+          expect(Number.isFinite(loss)).toBe(true);
+          if (s >= steps - 10) recent += loss / 10;
+        }
+        // Chance is ln 8 ≈ 2.08 nats per copied token.
+        expect(recent).toBeLessThan(0.3);
+      } finally {
+        opt.dispose();
+        model.dispose();
+      }
+    } finally {
+      // A failed expectation must not leave the rest of the suite on wasm without IS_TEST.
+      tf.env().set('IS_TEST', isTest);
+      await tf.setBackend(suiteBackend);
     }
-    const model = createCausalLM(config, { seed: 1 });
-    const opt = createAdamW({ lr: 3e-3, beta2: 0.99 });
-    const steps = 150;
-    let recent = 0;
-    for (let s = 0; s < steps; s++) {
-      const lr = lrAt(s, { schedule: 'cosine', peak: 1e-2, warmupSteps: 20, totalSteps: steps });
-      const loss = trainStep(model, opt, copyBatch(100 + s, 16, 5, 8), 5, lr);
-      expect(Number.isFinite(loss)).toBe(true);
-      if (s >= steps - 10) recent += loss / 10;
-    }
-    // Chance is ln 8 ≈ 2.08 nats per copied token.
-    expect(recent).toBeLessThan(0.3);
-    opt.dispose();
-    model.dispose();
-    tf.env().set('IS_TEST', isTest);
-    await tf.setBackend(suiteBackend);
   });
 });

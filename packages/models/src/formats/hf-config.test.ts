@@ -164,6 +164,49 @@ describe('modelConfigFromHf', () => {
       /activation_function/,
     );
   });
+
+  it('rejects GPT-2 attention scalings the decoder does not compute, naming the field', () => {
+    expect(() => modelConfigFromHf({ ...gpt2Json, scale_attn_weights: false })).toThrow(
+      /config\.json: field 'scale_attn_weights' = false is not supported: .*1\/sqrt\(head_dim\)/,
+    );
+    expect(() => modelConfigFromHf({ ...gpt2Json, scale_attn_by_inverse_layer_idx: true })).toThrow(
+      /field 'scale_attn_by_inverse_layer_idx' = true is not supported: .*layer_idx \+ 1/,
+    );
+    expect(() => modelConfigFromHf({ ...gpt2Json, scale_attn_weights: 'yes' })).toThrow(
+      /field 'scale_attn_weights' must be a boolean/,
+    );
+    // The published GPT-2 configs state the defaults explicitly; those load.
+    const defaults = {
+      ...gpt2Json,
+      scale_attn_weights: true,
+      scale_attn_by_inverse_layer_idx: false,
+      reorder_and_upcast_attn: false,
+    };
+    expect(modelConfigFromHf(defaults)).toEqual(modelConfigFromHf(gpt2Json));
+  });
+
+  it("accepts rope_scaling { rope_type: 'default' } (or type) as plain RoPE", () => {
+    const plain = modelConfigFromHf(llamaJson);
+    for (const ropeScaling of [
+      { rope_type: 'default' },
+      { type: 'default' },
+      { rope_type: 'default', type: 'default' },
+    ]) {
+      expect(modelConfigFromHf({ ...llamaJson, rope_scaling: ropeScaling })).toEqual(plain);
+      expect(() => modelConfigFromHf({ ...qwen2Json, rope_scaling: ropeScaling })).not.toThrow();
+    }
+    for (const ropeScaling of [
+      { rope_type: 'linear', factor: 2 },
+      { type: 'dynamic', factor: 2 },
+      { rope_type: 'default', type: 'yarn' },
+      { factor: 2 },
+      'default',
+    ]) {
+      expect(() => modelConfigFromHf({ ...llamaJson, rope_scaling: ropeScaling })).toThrow(
+        /field 'rope_scaling' = .* is not supported/,
+      );
+    }
+  });
 });
 
 describe('modelConfigToHf', () => {

@@ -20,6 +20,18 @@ const DEFAULT_INIT_STD = 0.02;
 const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
 
 /**
+ * Whether a `rope_scaling` value means no scaling: transformers' `{ rope_type: 'default' }` or the
+ * legacy `{ type: 'default' }` (both, when given, must say `'default'`; other keys are unused by
+ * the default RoPE).
+ */
+function isDefaultRope(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { rope_type: ropeType, type } = value as Record<string, unknown>;
+  if (ropeType === undefined && type === undefined) return false;
+  return (ropeType ?? 'default') === 'default' && (type ?? 'default') === 'default';
+}
+
+/**
  * Decode a Hugging Face `config.json` object into a validated {@link ModelConfig}.
  *
  * | HF field (gpt2) | HF field (llama, qwen2) | ModelConfig |
@@ -37,11 +49,15 @@ const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
  * | `tie_word_embeddings` (default true) | `tie_word_embeddings` (default false) | `tieEmbeddings` |
  * | `initializer_range` (default 0.02) | `initializer_range` (default 0.02) | `initStd` |
  *
- * Features the decoders do not implement are rejected instead of silently ignored: `rope_scaling`,
- * a `head_dim` other than `hidden_size / num_attention_heads`, sliding-window attention
- * (`use_sliding_window: true`), `mlp_bias: true`, a `hidden_act` other than `silu`, and a GPT-2
- * `activation_function` other than the tanh GELU (`gelu_new`). Llama's `attention_bias: true`
- * would also put a bias on `o_proj`, which the canonical layout has no slot for, so it is rejected.
+ * Features the decoders do not implement are rejected instead of silently ignored: `rope_scaling`
+ * other than `{ rope_type: 'default' }` (or the legacy `{ type: 'default' }`, transformers' name for
+ * no scaling, accepted as plain RoPE), a `head_dim` other than `hidden_size / num_attention_heads`,
+ * sliding-window attention (`use_sliding_window: true`), `mlp_bias: true`, a `hidden_act` other
+ * than `silu`; for GPT-2 an `activation_function` other than the tanh GELU (`gelu_new`),
+ * `scale_attn_weights: false` (the decoder always divides scores by `sqrt(head_dim)`) and
+ * `scale_attn_by_inverse_layer_idx: true` (it never divides them by `layer_idx + 1`). Llama's
+ * `attention_bias: true` would also put a bias on `o_proj`, which the canonical layout has no slot
+ * for, so it is rejected.
  *
  * @param json - the parsed `config.json`.
  * @param options.file - file name used in error messages.
@@ -100,6 +116,18 @@ export function modelConfigFromHf(
         `the gpt2 decoder computes the tanh GELU (${GPT2_ACTIVATIONS.join(', ')})`,
       );
     }
+    if (!bool('scale_attn_weights', true)) {
+      unsupported(
+        'scale_attn_weights',
+        'the gpt2 decoder always scales attention scores by 1/sqrt(head_dim)',
+      );
+    }
+    if (bool('scale_attn_by_inverse_layer_idx', false)) {
+      unsupported(
+        'scale_attn_by_inverse_layer_idx',
+        'the gpt2 decoder does not divide attention scores by layer_idx + 1',
+      );
+    }
     const nHeads = int('n_head');
     return validateModelConfig({
       family: 'gpt2',
@@ -120,10 +148,10 @@ export function modelConfigFromHf(
   if (modelType === 'llama' || modelType === 'qwen2') {
     const dModel = int('hidden_size');
     const nHeads = int('num_attention_heads');
-    if (has('rope_scaling')) {
+    if (has('rope_scaling') && !isDefaultRope(obj['rope_scaling'])) {
       unsupported(
         'rope_scaling',
-        'only plain RoPE is implemented; remove it or use a model without scaling',
+        "only plain RoPE is implemented ({ rope_type: 'default' }); remove it or use a model without scaling",
       );
     }
     if (has('head_dim') && obj['head_dim'] !== dModel / nHeads) {
