@@ -13,7 +13,7 @@
  * | `CovrlRmsNormGrad` | `dy`, `x`, `weight` | `epsilon` | `[dx, dWeight]` |
  * | `CovrlGelu` / `CovrlGeluGrad` | `x` / `dy`, `x` | | `y` / `dx` |
  * | `CovrlSiluGate` / `CovrlSiluGateGrad` | `gate`, `up` / `dy`, `gate`, `up` | | `y` / `[dGate, dUp]` |
- * | `CovrlKvWrite` | `cache [B, H, T, hd]`, `update` (`B·H·hd` values) | `position` | `cache`, written in place |
+ * | `CovrlKvWrite` | `cache [B, H, T, hd]` or `[B, T]`, `update` (`B·H·hd` values) | `position` | `cache`, written in place |
  *
  * Formulas: those of the plain-op versions in `layers.ts` and `optim/adamw.ts` (the AdamW kernel
  * must reproduce them bit for bit; the others within float32 rounding).

@@ -226,14 +226,8 @@ export class Decoder {
     const inPlace = cache.inPlace === true;
     let keyBias: tf.Tensor2D;
     if (inPlace) {
-      // Unmask slot `length` for every row, in place: [B, T] seen as [B, 1, T, 1].
-      tf.tidy(() =>
-        writePosition(
-          tf.reshape(cache.keyBias, [B, 1, cache.keyBias.shape[1], 1]) as tf.Tensor4D,
-          tf.zeros([B]),
-          cache.length,
-        ),
-      );
+      // Unmask slot `length` for every row, in place ([B, T]: one value per row and position).
+      tf.tidy(() => writePosition(cache.keyBias, tf.zeros([B]), cache.length));
       keyBias = cache.keyBias;
     } else {
       keyBias = tf.tidy(() => tf.concat([cache.keyBias, tf.zeros([B, 1])], 1) as tf.Tensor2D);

@@ -88,10 +88,15 @@ export function withCapacity(cache: KvCache, capacity: number): KvCache {
 
 /**
  * Write `update` (`B·H·hd` values: `[B, H·hd]` rows, head-major) at slot `position` of
- * `target [B, H, T, hd]`, in place (the `CovrlKvWrite` kernel); `target` keeps its identity and
- * now holds the new values.
+ * `target [B, H, T, hd]` (or `[B, T]` with `B` values), in place (the `CovrlKvWrite` kernel);
+ * `target` keeps its identity and now holds the new values. The kernel refuses a `target` whose
+ * memory another tensor shares.
  */
-export function writePosition(target: tf.Tensor4D, update: tf.Tensor, position: number): void {
+export function writePosition(
+  target: tf.Tensor4D | tf.Tensor2D,
+  update: tf.Tensor,
+  position: number,
+): void {
   runFused('CovrlKvWrite', { cache: target, update }, { position }).dispose();
 }
 

@@ -48,8 +48,9 @@ static inline f32 hsum(v4 v) {
  * degree-7 Cephes `expf` polynomial on |r| ≤ ln2/2; about 1 ulp on that range.
  * Written for V8's x64 code generation: pmin/pmax (one instruction each; min/max carry wasm's NaN
  * rules and cost about eight) and the 1.5·2²³ shifter instead of nearest + trunc_sat (the
- * shifter's low mantissa bits are round(x/ln2) as an integer). A NaN input gives a NaN-free but
- * meaningless value; inputs here are finite activations.
+ * shifter's low mantissa bits are round(x/ln2) as an integer). A NaN input gives a NaN output
+ * (pmax/pmin return their first operand when it is NaN, and NaN survives every step after), so a
+ * diverged activation still reaches the trainer's NaN guard: keep that property.
  */
 #define SHIFTER 12582912.0f /* 1.5 · 2^23 */
 static inline v4 v_exp(v4 x) {

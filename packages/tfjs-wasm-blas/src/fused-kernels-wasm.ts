@@ -2,7 +2,7 @@
 // 12662 bytes of WebAssembly (SIMD128) importing only env.memory.
 
 /** SHA-256 of native/fused-kernels.c when this module was built. */
-export const FUSED_KERNELS_SOURCE_SHA256 = '998d8867f4f215e20f39a9547a83c6547f562b685285667068452c16e6fefbff';
+export const FUSED_KERNELS_SOURCE_SHA256 = '1437b2fbc14381312f044993c4a7f9cd81819714d47e638b3a10d517c45715fd';
 
 /** The compiled module, base64. */
 export const FUSED_KERNELS_WASM_BASE64 =

@@ -199,6 +199,13 @@ describe('fused kernels against float64 oracles (odd sizes exercise the SIMD tai
     ).toBeLessThan(2e-6);
   });
 
+  it('CovrlGelu propagates NaN (so a NaN guard downstream still sees it)', () => {
+    const y = tf.tidy(() =>
+      run('CovrlGelu', { x: tf.tensor1d([NaN, 1, NaN, 2, NaN]) })[0]!.dataSync(),
+    );
+    expect(Array.from(y).map(Number.isNaN)).toEqual([true, false, true, false, true]);
+  });
+
   it('CovrlGelu saturates without NaN for large |x|', () => {
     const x = new Float32Array([-200, -90, -30, 0, 30, 90, 200]);
     const y = tf.tidy(() => run('CovrlGelu', { x: tf.tensor1d(x) })[0]!.dataSync());
@@ -412,6 +419,29 @@ describe('CovrlKvWrite', () => {
     tf.dispose([cache, update, out]);
   });
 
+  it('refuses a cache shared with a clone or a view, which would change under its holder', () => {
+    const cache = tf.zeros([1, 1, 2, 2]) as tf.Tensor4D;
+    const clone = tf.clone(cache);
+    const update = tf.ones([1, 2]);
+    expect(() => run('CovrlKvWrite', { cache, update }, { position: 0 })).toThrow(
+      /CovrlKvWrite: the cache's memory is shared by 2 tensors/,
+    );
+    clone.dispose();
+    const view = tf.reshape(cache, [1, 4]);
+    expect(() => run('CovrlKvWrite', { cache, update }, { position: 0 })).toThrow(/shared by 2/);
+    view.dispose();
+    tf.dispose(run('CovrlKvWrite', { cache, update }, { position: 1 }));
+    expect(Array.from(cache.dataSync())).toEqual([0, 0, 1, 1]);
+    tf.dispose([cache, update]);
+  });
+
+  it('writes one value per row into a [B, T] cache (an additive key bias)', () => {
+    const bias = tf.fill([3, 4], -1e9) as tf.Tensor2D;
+    tf.dispose(run('CovrlKvWrite', { cache: bias, update: tf.zeros([3]) }, { position: 2 }));
+    expect(bias.arraySync()).toEqual([0, 1, 2].map(() => [-1e9, -1e9, 0, -1e9]));
+    bias.dispose();
+  });
+
   it('rejects a position outside the capacity and a wrong update size', () => {
     const cache = tf.zeros([1, 2, 3, 4]);
     expect(() => run('CovrlKvWrite', { cache, update: tf.zeros([1, 8]) }, { position: 3 })).toThrow(
@@ -436,8 +466,10 @@ describe('replaced stock kernels', () => {
     expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
     y.dispose();
     expect(tf.memory().numDataBuffers).toBe(buffers);
-    const s = tf.clone(tf.tensor1d(['a', 'b'], 'string'));
+    const source = tf.tensor1d(['a', 'b'], 'string');
+    const s = tf.clone(source);
     expect(s.arraySync()).toEqual(['a', 'b']);
+    tf.dispose([source, s]);
   });
 
   it('a clone of a variable keeps the old value after assign', () => {

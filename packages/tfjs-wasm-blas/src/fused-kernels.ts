@@ -32,13 +32,15 @@ const BACKEND = 'wasm';
  * | `CovrlGeluGrad` | `dy`, `x` | | `dx` |
  * | `CovrlSiluGate` | `gate`, `up` | | `y` |
  * | `CovrlSiluGateGrad` | `dy`, `gate`, `up` | | `[dGate, dUp]` |
- * | `CovrlKvWrite` | `cache [B, H, T, hd]`, `update` (`B·H·hd` values) | `position` | `cache` (in place) |
+ * | `CovrlKvWrite` | `cache [B, H, T, hd]` or `[B, T]`, `update` (`B·H·hd` values) | `position` | `cache` (in place) |
  *
  * All float32. The formulas are documented on each C function in `native/fused-kernels.c`.
  * `CovrlKvWrite` is the one kernel that writes into an input: it stores `update[b, h, :]` at
  * `cache[b, h, position, :]` and returns a tensor sharing the cache's memory (a KV cache with a
  * fixed capacity, appended to in place by a decoding loop that owns it; a copying concat of the
- * whole cache per step took about a quarter of the kernel time of batch-64 sampling).
+ * whole cache per step took about a quarter of the kernel time of batch-64 sampling). It refuses
+ * a cache whose memory is shared with another tensor (reference count above 1), so no clone or
+ * view ever changes under its holder.
  */
 export const FUSED_KERNEL_NAMES = [
   'CovrlAdamW',
@@ -442,10 +444,14 @@ function kvWrite({ inputs, backend, attrs }: Parameters<Kernel>[0]): TensorInfo 
   const be = wasmBackend(k, backend);
   const [cache, update] = floatInputs(k, inputs, ['cache', 'update']) as [TensorInfo, TensorInfo];
   const position = attrs?.['position'];
-  const [B, H, T, hd] = cache.shape as [number, number, number, number];
-  if (cache.shape.length !== 4) {
-    throw new Error(`${k}: 'cache' must be [B, H, T, hd], got [${cache.shape.join(', ')}]`);
+  if (cache.shape.length !== 4 && cache.shape.length !== 2) {
+    throw new Error(
+      `${k}: 'cache' must be [B, H, T, hd] (or [B, T] for one value per position), got [${cache.shape.join(', ')}]`,
+    );
   }
+  const [B, H, T, hd] = (
+    cache.shape.length === 2 ? [cache.shape[0], 1, cache.shape[1], 1] : cache.shape
+  ) as [number, number, number, number];
   if (
     typeof position !== 'number' ||
     !Number.isInteger(position) ||
@@ -459,6 +465,14 @@ function kvWrite({ inputs, backend, attrs }: Parameters<Kernel>[0]): TensorInfo 
   if (sizeOf(update.shape) !== B * H * hd) {
     throw new Error(
       `${k}: 'update' must hold B·H·hd = ${B * H * hd} values, got [${update.shape.join(', ')}]`,
+    );
+  }
+  // Writing in place is only sound when no other tensor shares the block: a clone (zero-copy
+  // Identity), a reshape view or a tensor saved for a backward pass would change with it.
+  const owners = be.dataIdMap.get(cache.dataId)?.refCount ?? 1;
+  if (owners !== 1) {
+    throw new Error(
+      `${k}: the cache's memory is shared by ${owners} tensors (a clone, a reshape view or a saved tensor); it can only be written in place by its single owner`,
     );
   }
   const heap = be.wasm.HEAPU8;
@@ -476,9 +490,11 @@ const BYTES: Partial<Record<DataType, number>> = { float32: 4, int32: 4, bool: 1
 
 /**
  * `Identity` without a copy: the output shares the input's heap block (reference-counted by the
- * backend, as `Reshape` already does). TF.js tensors are immutable and no wasm kernel writes into
- * its inputs, so sharing is safe; the stock kernel copies, and `tf.customGrad` runs `Identity` on
- * every tensor it saves for the backward pass (168 copies in one step of the reference model).
+ * backend, as `Reshape` already does). Sharing is safe because no kernel writes into a block
+ * another tensor holds: the stock wasm kernels never write into their inputs, and the one kernel
+ * here that does, `CovrlKvWrite`, refuses a block with more than one owner. The stock kernel
+ * copies, and `tf.customGrad` runs `Identity` on every tensor it saves for the backward pass (168
+ * copies in one step of the reference model).
  */
 function makeIdentity(original: KernelFunc): KernelFunc {
   return (params) => {

@@ -106,7 +106,9 @@ export type Sgemv = (
 export interface WasmBackendLike {
   readonly wasm: { readonly HEAPU8: Uint8Array };
   readonly dataIdMap: {
-    get(dataId: DataId): { memoryOffset: number | null; dtype: DataType } | undefined;
+    get(
+      dataId: DataId,
+    ): { memoryOffset: number | null; dtype: DataType; refCount?: number } | undefined;
   };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
