@@ -24,4 +24,24 @@ describe('README', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('names every export of @covrl/data/testing', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+    const source = readFileSync(
+      fileURLToPath(new URL('./testing/index.ts', import.meta.url)),
+      'utf8',
+    );
+    // `export const X`, `export function X`, `export { A, B }`, `export type { A, B }`.
+    const names = [
+      ...[...source.matchAll(/^export (?:const|function|type|interface) (\w+)/gm)].map((m) => m[1]),
+      ...[...source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)].flatMap((m) =>
+        (m[1] ?? '').split(',').map((n) => n.trim()),
+      ),
+    ].filter((n): n is string => n !== undefined && n !== '');
+    expect(names).toEqual(
+      expect.arrayContaining(['DEFAULT_TEST_TAGS', 'TINY_EXAMPLES', 'writeSourceParquet']),
+    );
+    const line = /`@covrl\/data\/testing` exports[\s\S]*?\.\n/.exec(readme)?.[0] ?? '';
+    for (const name of names) expect(line, name).toContain(`\`${name}\``);
+  });
 });

@@ -26,6 +26,16 @@ describe('showValue', () => {
     expect(showValue({ a: [1n, 'x'] })).toBe('{"a":["1","x"]}');
   });
 
+  it('shows numbers as String writes them, NaN and ±Infinity included (JSON.stringify writes null)', () => {
+    expect(JSON.stringify(Number.NaN)).toBe('null');
+    expect(showValue(Number.NaN)).toBe('NaN');
+    expect(showValue(Number.POSITIVE_INFINITY)).toBe('Infinity');
+    expect(showValue(Number.NEGATIVE_INFINITY)).toBe('-Infinity');
+    expect(showValue(-0)).toBe('0');
+    expect(showValue(1e21)).toBe('1e+21');
+    expect(showValue([1, Number.NaN, Number.NEGATIVE_INFINITY])).toBe('[1,"NaN","-Infinity"]');
+  });
+
   it('quotes strings, cuts long values and names what JSON cannot show', () => {
     expect(showValue('maths')).toBe('"maths"');
     expect(showValue(2.5)).toBe('2.5');

@@ -23,14 +23,18 @@ const MAX_SHOWN = 80;
 
 /**
  * A short display of any raw value for an error message, never throwing: strings quoted as JSON
- * (`"maths"`), numbers and bigints as digits (`7`), other values as JSON with bigints written as
- * digits, cut at 80 characters; values JSON cannot show (`undefined`, functions, cycles) by type.
+ * (`"maths"`), numbers and bigints as `String` writes them (`7`, `2.5`, `NaN`, `-Infinity`), other
+ * values as JSON with nested bigints and non-finite numbers written as strings (`"7"`, `"NaN"`,
+ * where `JSON.stringify` would throw or write `null`), cut at 80 characters; values JSON cannot
+ * show (`undefined`, functions, cycles) by type.
  */
 export function showValue(value: unknown): string {
-  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'bigint' || typeof value === 'number') return String(value);
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    text = JSON.stringify(value, (_key, v: unknown) =>
+      typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v)) ? String(v) : v,
+    );
   } catch {
     text = undefined;
   }

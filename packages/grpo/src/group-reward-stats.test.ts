@@ -47,13 +47,21 @@ describe('groupRewardStats', () => {
   it('counts a std exactly at zeroTolerance as zero and one just above as not', () => {
     // Group stds: 0, √2·0.01 ≈ 0.01414, √2·0.5 ≈ 0.7071.
     const rewards = tf.tensor1d([3, 3, 0, 0.02, 0, 1]);
-    expect(groupRewardStats({ rewards, groupSize: 2 }).zeroStdGroupFraction).toBeCloseTo(1 / 3, 12);
-    expect(
-      groupRewardStats({ rewards, groupSize: 2, zeroTolerance: 0.015 }).zeroStdGroupFraction,
-    ).toBeCloseTo(2 / 3, 12);
-    expect(
-      groupRewardStats({ rewards, groupSize: 2, zeroTolerance: 0.8 }).zeroStdGroupFraction,
-    ).toBe(1);
+    const stats = groupRewardStats({ rewards, groupSize: 2 });
+    expect(stats.zeroStdGroupFraction).toBeCloseTo(1 / 3, 12);
+    const s = stats.groupStds[1] ?? NaN; // a float32 value, held exactly as a number
+    expect(s).toBeCloseTo(Math.SQRT2 * 0.01, 6);
+    const at = (zeroTolerance: number) =>
+      groupRewardStats({ rewards, groupSize: 2, zeroTolerance }).zeroStdGroupFraction;
+    // The tolerance is exactly the std: counted.
+    expect(at(s)).toBeCloseTo(2 / 3, 12);
+    // A quarter of a float32 ulp below the std: not counted. (It rounds to s in float32, so a
+    // float32 comparison on the backend would count it; the comparison is float64.)
+    const below = s - s * 2 ** -26;
+    expect(Math.fround(below)).toBe(s);
+    expect(below).toBeLessThan(s);
+    expect(at(below)).toBeCloseTo(1 / 3, 12);
+    expect(at(0.8)).toBe(1);
     rewards.dispose();
   });
 

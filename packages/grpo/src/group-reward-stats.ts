@@ -21,9 +21,10 @@ export interface GroupRewardStats {
 /**
  * Mean, unbiased standard deviation and the zero-std fraction of contiguous reward groups.
  * A group with std 0 gives every method zero advantages: no learning signal from that prompt.
- * Computed on the backend (reshape to `[N/G, G]`, the number of groups with
- * `s_g ≤ zeroTolerance` as one sum), read back once; the loop it replaces:
- * `for g: mean_g = Σ r / G; s_g = √(Σ (r − mean_g)² / (G − 1)); zero += s_g ≤ tol`.
+ * Means and stds are computed on the backend (reshape to `[N/G, G]`) and read back once; the loop
+ * that replaces: `for g: mean_g = Σ r / G; s_g = √(Σ (r − mean_g)² / (G − 1))`. The zero-std
+ * count `#{g : s_g ≤ zeroTolerance}` is taken on those read-back stds, in float64, against
+ * `zeroTolerance` exactly as given.
  *
  * Source: RLPR (arXiv 2506.18254) std filter input `s_g`; method specification §6.
  *
@@ -60,13 +61,13 @@ export function groupRewardStats(x: {
     const means = tf.mean(grouped, 1); // [Q]
     const centered = tf.sub(grouped, tf.expandDims(means, 1));
     const stds = tf.sqrt(tf.div(tf.sum(tf.square(centered), 1), x.groupSize - 1)); // [Q]
-    const zeroGroups = tf.sum(tf.cast(tf.lessEqual(stds, zeroTolerance), 'float32')); // [] count
-    return tf.concat([means, stds, tf.reshape(zeroGroups, [1])]).dataSync();
+    return tf.concat([means, stds]).dataSync();
   });
-  return {
-    groupMeans: Array.from(values.subarray(0, q)),
-    groupStds: Array.from(values.subarray(q, 2 * q)),
-    // An integer count (exact in float32), divided in float64 as before.
-    zeroStdGroupFraction: (values[2 * q] ?? 0) / q,
-  };
+  const groupMeans = Array.from(values.subarray(0, q));
+  const groupStds = Array.from(values.subarray(q));
+  // Counted on the host on purpose. This is a reduction over the Q group stds already read back
+  // as plain numbers (returned to the caller anyway), not a per-element loop over tensor data. A
+  // backend `lessEqual` would round zeroTolerance to float32 and move the boundary by up to an ulp.
+  const zero = groupStds.filter((s) => s <= zeroTolerance).length;
+  return { groupMeans, groupStds, zeroStdGroupFraction: zero / q };
 }

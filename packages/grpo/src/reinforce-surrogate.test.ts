@@ -81,9 +81,15 @@ describe('reinforceSurrogate', () => {
     expect(() => reinforceSurrogate({ logRatio, advantages })).toThrow(
       /^reinforceSurrogate: logProbs is required/,
     );
-    expect(() => reinforceSurrogate({ logRatio, advantages, logProbs: tf.zeros([2, 4]) })).toThrow(
-      /^reinforceSurrogate: logProbs has shape \[2, 4\]/,
+    const wide = tf.zeros([2, 4]);
+    const tokens = tf.zeros([2, 3]);
+    expect(() => reinforceSurrogate({ logRatio, advantages: tokens, logProbs: wide })).toThrow(
+      /^reinforceSurrogate: advantages has shape \[2, 3\] but must be \[2\] or \[2, 4\] \(logProbs is \[2, 4\]\)/,
     );
+    expect(() => reinforceSurrogate({ logRatio, advantages, logProbs: tf.zeros([2]) })).toThrow(
+      /^reinforceSurrogate: logProbs must have rank 2/,
+    );
+    tf.dispose([wide, tokens]);
     expect(() =>
       reinforceSurrogate({ logRatio, advantages, logProbs: tf.fill([2, 3], NaN) }),
     ).toThrow(/^reinforceSurrogate: logProbs contains NaN/);
@@ -91,5 +97,29 @@ describe('reinforceSurrogate', () => {
       /^reinforceSurrogate: advantages/,
     );
     tf.dispose([logRatio, advantages, logProbs]);
+  });
+
+  it('never reads logRatio, so a lazily built one is never built and its NaN cannot matter', () => {
+    const advantages = tf.tensor1d([0.5, -2]);
+    const logProbs = tf.tensor2d([
+      [-1, -0.25],
+      [-3, -0.5],
+    ]);
+    let reads = 0;
+    const lazy = {
+      advantages,
+      logProbs,
+      get logRatio(): tf.Tensor {
+        reads += 1;
+        throw new Error('logRatio was read');
+      },
+    };
+    const out = reinforceSurrogate(lazy);
+    expect(reads).toBe(0);
+    expect(Array.from(out.dataSync())).toEqual([0.5, 0.125, -6, -1]);
+    const nan = tf.fill([2, 2], NaN);
+    const withNaN = reinforceSurrogate({ logRatio: nan, advantages, logProbs });
+    expect(Array.from(withNaN.dataSync())).toEqual(Array.from(out.dataSync()));
+    tf.dispose([advantages, logProbs, out, nan, withNaN]);
   });
 });

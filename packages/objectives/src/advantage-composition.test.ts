@@ -5,12 +5,13 @@
  * `'reinforce'` surrogate is selectable in every loss, and batch-size edge cases.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdvantageMethod } from '@covrl/grpo';
-import { groupAdvantages } from '@covrl/grpo';
+import type { AdvantageMethod, AggregationName, Surrogate } from '@covrl/grpo';
+import { aggregations, groupAdvantages, reinforceSurrogate } from '@covrl/grpo';
 import { leakedTensors } from '@covrl/kl-estimators/testing';
 import { describe, expect, it } from 'vitest';
 import { covrlLoss } from './covrl.js';
 import { grpoLoss } from './grpo.js';
+import { mixtureLogProbs } from './mixture-log-probs.js';
 import { rlprLoss } from './rlpr.js';
 import {
   disposeBatch,
@@ -31,35 +32,68 @@ function withoutAdvantages<B extends { advantages: tf.Tensor; rewards?: tf.Tenso
   return { ...rest, rewards: batch.rewards as tf.Tensor };
 }
 
-/** Each loss with a seeded batch of whole groups (B = 6, G = 3) and its default method. */
+type Fields = Record<string, tf.Tensor>;
+
+/** `t` with padding (mask 0) replaced by 0, as every loss does before any op. */
+const padded = (t: tf.Tensor, mask: tf.Tensor) =>
+  tf.tidy(() => tf.where(tf.greater(mask, 0), t, tf.zerosLike(t)));
+
+/**
+ * Each loss with a seeded batch of whole groups (B = 6, G = 3), its default advantage method, its
+ * policy-term mask and default aggregation, and the `logProbs` it must hand its surrogate: log p′_new
+ * (the w = 0.5 mixture of the new prior and posterior) for CoVRL, the new ℓ for the others.
+ */
 const cases = [
   {
     name: 'covrlLoss',
     loss: covrlLoss as unknown as Loss,
     batch: () => randomCovrlBatch({ batchSize: 6, traceLength: 4, seed: 11 }),
     method: 'dr-grpo',
+    mask: 'traceMask',
+    aggregation: 'token-mean',
+    policyLogProbs: (b: Fields) =>
+      tf.tidy(() =>
+        mixtureLogProbs({
+          logProbsA: padded(b['priorLogProbs'] as tf.Tensor, b['traceMask'] as tf.Tensor),
+          logProbsB: padded(b['posteriorLogProbs'] as tf.Tensor, b['traceMask'] as tf.Tensor),
+          weightA: 0.5,
+        }),
+      ),
   },
   {
     name: 'verifreeLoss',
     loss: verifreeLoss as unknown as Loss,
     batch: () => randomVerifreeBatch({ batchSize: 6, traceLength: 4, seed: 12 }),
     method: 'rloo',
+    mask: 'traceMask',
+    aggregation: 'seq-mean-token-sum',
+    policyLogProbs: (b: Fields) =>
+      padded(b['traceLogProbs'] as tf.Tensor, b['traceMask'] as tf.Tensor),
   },
   {
     name: 'rlprLoss',
     loss: rlprLoss as unknown as Loss,
     batch: () => randomPolicyBatch({ batchSize: 6, traceLength: 4, seed: 13 }),
     method: 'grpo',
+    mask: 'responseMask',
+    aggregation: 'token-mean',
+    policyLogProbs: (b: Fields) =>
+      padded(b['responseLogProbs'] as tf.Tensor, b['responseMask'] as tf.Tensor),
   },
   {
     name: 'grpoLoss',
     loss: grpoLoss as unknown as Loss,
     batch: () => randomPolicyBatch({ batchSize: 6, traceLength: 4, seed: 14 }),
     method: 'grpo',
+    mask: 'responseMask',
+    aggregation: 'token-mean',
+    policyLogProbs: (b: Fields) =>
+      padded(b['responseLogProbs'] as tf.Tensor, b['responseMask'] as tf.Tensor),
   },
 ] as const;
 
-describe.each(cases)('$name composes the advantage registry', ({ name, loss, batch, method }) => {
+describe.each(cases)('$name composes the advantage registry', (c) => {
+  const { name, loss, batch, method } = c;
   const call = (x: object, options?: object) => loss(x as never, options as never);
 
   it(`computes groupAdvantages('${method}') from rewards + groupSize, exactly as precomputed`, () => {
@@ -71,8 +105,9 @@ describe.each(cases)('$name composes the advantage registry', ({ name, loss, bat
     expect(got.loss.dataSync()[0]).toBe(want.loss.dataSync()[0]);
     expect(got.metrics).toEqual(want.metrics);
     // ...and differs from the batch's own (random) advantages, so the option is really used.
-    expect(call(b).loss.dataSync()[0]).not.toBe(want.loss.dataSync()[0]);
-    tf.dispose([precomputed, want.loss, got.loss]);
+    const own = call(b);
+    expect(own.loss.dataSync()[0]).not.toBe(want.loss.dataSync()[0]);
+    tf.dispose([precomputed, want.loss, got.loss, own.loss]);
     disposeBatch(b);
   });
 
@@ -159,11 +194,38 @@ describe.each(cases)('$name composes the advantage registry', ({ name, loss, bat
 
   it("selects the 'reinforce' surrogate by name: −A·log π of the policy term", () => {
     const b = batch();
+    const fields = b as unknown as Fields;
+    const want = c.policyLogProbs(fields); // [B, T]
+    // A spy in front of reinforceSurrogate sees exactly what the named 'reinforce' is handed.
+    let seen: number[][] | undefined;
+    const spy: Surrogate = (x) => {
+      seen = x.logProbs?.arraySync() as number[][]; // an intermediate of the loss: read it here
+      return reinforceSurrogate(x);
+    };
+    const spied = call({ ...b, surrogate: spy });
     const r = call({ ...b, surrogate: 'reinforce' });
+    expect(spied.loss.dataSync()[0]).toBe(r.loss.dataSync()[0]);
+    expect(spied.metrics).toEqual(r.metrics);
+    expect(seen).toEqual(want.arraySync());
+    if (name === 'covrlLoss') {
+      // log p′_new, not either component alone.
+      for (const component of ['priorLogProbs', 'posteriorLogProbs']) {
+        const l = padded(fields[component] as tf.Tensor, fields['traceMask'] as tf.Tensor);
+        expect(seen).not.toEqual(l.arraySync());
+        l.dispose();
+      }
+    }
+    // Oracle: the loss's policy term is aggregate(−A·logProbs) with its default aggregation.
+    const pgTerm = tf.tidy(() =>
+      aggregations[c.aggregation as AggregationName]({
+        loss: tf.neg(tf.mul(tf.expandDims(b.advantages, 1), want)),
+        mask: fields[c.mask] as tf.Tensor,
+      }),
+    );
+    expect(r.metrics['loss/pg']).toBeCloseTo(pgTerm.dataSync()[0] ?? NaN, 6);
     const pg = call({ ...b, surrogate: 'pg' });
-    expect(Number.isFinite(r.metrics['loss/pg'])).toBe(true);
     expect(r.metrics['loss/pg']).not.toBeCloseTo(pg.metrics['loss/pg'] ?? NaN, 3);
-    tf.dispose([r.loss, pg.loss]);
+    tf.dispose([want, pgTerm, spied.loss, r.loss, pg.loss]);
     disposeBatch(b);
   });
 

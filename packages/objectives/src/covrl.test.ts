@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { compositeKl } from '@covrl/kl-estimators';
 import type { KlEstimator } from '@covrl/kl-estimators';
 import { leakedTensors, numericGradient } from '@covrl/kl-estimators/testing';
-import type { Aggregation } from '@covrl/grpo';
+import type { Aggregation, Surrogate } from '@covrl/grpo';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
 import { covrlLoss } from './covrl.js';
 import type { CovrlBatch } from './covrl.js';
 import { disposeBatch, randomCovrlBatch } from './testing/index.js';
@@ -267,6 +268,50 @@ describe('covrlLoss', () => {
       ((direct[0] ?? 0) + (direct[1] ?? 0)) / 2,
       6,
     );
+  });
+
+  it('hands the surrogate clamp(covrlImportanceLogRatio) and log p′_new, bit for bit', () => {
+    // covrlLoss builds log p′_new once and reuses it for the ratio: the ratio must still be the
+    // exported function's, at any α, w and clamp.
+    const batch = randomCovrlBatch({ batchSize: 5, traceLength: 6, seed: 31 });
+    for (const [alpha, priorWeight, clamp] of [
+      [0.5, 0.5, 20],
+      [0.125, 0.875, 0.05],
+      [0.3, 0, 20],
+      [1, 1, 20],
+    ] as const) {
+      let seen: { logRatio: unknown; logProbs: unknown } | undefined;
+      const spy: Surrogate = (x) => {
+        seen = { logRatio: x.logRatio.arraySync(), logProbs: x.logProbs?.arraySync() };
+        return tf.tidy(() => tf.mul(tf.neg(tf.expandDims(x.advantages, 1)), tf.exp(x.logRatio)));
+      };
+      const { loss } = covrlLoss(batch, {
+        surrogate: spy,
+        alpha,
+        priorWeight,
+        logRatioClamp: clamp,
+        computeMetrics: false,
+      });
+      const pad = (t: tf.Tensor) => tf.where(tf.greater(batch.traceMask, 0), t, tf.zerosLike(t));
+      const want = tf.tidy(() =>
+        tf.clipByValue(
+          covrlImportanceLogRatio({
+            priorLogProbs: pad(batch.priorLogProbs),
+            posteriorLogProbs: pad(batch.posteriorLogProbs),
+            oldPriorLogProbs: pad(batch.oldPriorLogProbs),
+            oldPosteriorLogProbs: pad(batch.oldPosteriorLogProbs),
+            alpha,
+            priorWeight,
+          }),
+          -clamp,
+          clamp,
+        ),
+      );
+      expect(seen?.logRatio).toEqual(want.arraySync());
+      expect(seen?.logProbs).toBeDefined();
+      tf.dispose([loss, want]);
+    }
+    disposeBatch(batch);
   });
 
   it('accepts options as a second argument, which wins over the first object', () => {

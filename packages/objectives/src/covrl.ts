@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@covrl/grpo';
 import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
 import { k3 } from '@covrl/kl-estimators';
-import { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
 import { clipLowOption, option, validateFields } from './internal/fields.js';
@@ -150,26 +149,20 @@ export function covrlLoss(
     ].map((t) => zeroPadding(t, traceMask)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const answerLogProbs = zeroPadding(x.answerLogProbs, answerMask);
 
+    // log p′_new once, shared by the ratio and the surrogate's `logProbs`. The ratio is
+    // covrlImportanceLogRatio's formula, log p′_new − log p_hybrid,old, with the same ops (the
+    // same bits); its NaN checks are not repeated: the fields are validated above and padding is
+    // zeroed. A built-in surrogate reads only one of the two, so the gradient graph is unchanged.
+    // The KL term keeps its own copy: two consumers of one tensor would sum their gradients in
+    // another float32 order (an ulp apart for 'k1'/'k3').
+    const logPPrime = logMixture(prior, posterior, priorWeight); // [B, T] log p′_new
     const logRatio = tf.clipByValue(
-      covrlImportanceLogRatio({
-        priorLogProbs: prior,
-        posteriorLogProbs: posterior,
-        oldPriorLogProbs: oldPrior,
-        oldPosteriorLogProbs: oldPosterior,
-        alpha,
-        priorWeight,
-      }),
+      tf.sub(logPPrime, logMixture(oldPrior, oldPosterior, alpha)), // − log p_hybrid,old
       -clamp,
       clamp,
     ); // [B, T]
     const lossPg = aggregate({
-      loss: surrogate({
-        logRatio,
-        advantages,
-        clipLow,
-        clipHigh,
-        logProbs: logMixture(prior, posterior, priorWeight), // log p′_new, for 'reinforce'
-      }),
+      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs: logPPrime }),
       mask: traceMask,
     });
 

@@ -207,6 +207,48 @@ describe('verifreeLoss', () => {
     expect(() => verifreeLoss({ ...batch, logRatioClamp: 0 })).toThrow(
       /^verifreeLoss: logRatioClamp/,
     );
+    tf.dispose([clipped.loss, custom.loss]);
+    disposeBatch(batch);
+  });
+
+  it("builds the trace log-ratio only for a surrogate that reads it (not for 'reinforce')", async () => {
+    const batch = randomVerifreeBatch({ batchSize: 4, traceLength: 5, seed: 24 });
+    const { oldTraceLogProbs: _old, ...noOld } = batch;
+    // The log-ratio is the loss's only ClipByValue; each NotEqual is a surrogate's NaN read-back
+    // (validateFields checks finiteness with Abs/Less): 'reinforce' checks ℓ only, not logRatio.
+    const kernels = async (b: object, surrogate: 'reinforce' | 'pg') => {
+      const info = await tf.profile(() => verifreeLoss(b as typeof batch, { surrogate }).loss);
+      tf.dispose(info.result);
+      const count = (name: string) => info.kernelNames.filter((k) => k === name).length;
+      return { clips: count('ClipByValue'), nanChecks: count('NotEqual') };
+    };
+    for (const b of [batch, noOld]) {
+      expect(await kernels(b, 'reinforce')).toEqual({ clips: 0, nanChecks: 1 });
+      expect(await kernels(b, 'pg')).toEqual({ clips: 1, nanChecks: 1 });
+    }
+    // A surrogate reading logRatio twice, once inside a tidy of its own, gets one live tensor;
+    // nothing leaks, and the values are the eager ones.
+    const seen: tf.Tensor[] = [];
+    const twice: Surrogate = (x) => {
+      seen.length = 0;
+      tf.tidy(() => {
+        seen.push(x.logRatio);
+      });
+      seen.push(x.logRatio);
+      expect(seen[0]?.isDisposed).toBe(false);
+      return tf.tidy(() => tf.mul(tf.neg(tf.expandDims(x.advantages, 1)), tf.exp(x.logRatio)));
+    };
+    for (const b of [batch, noOld]) {
+      expect(leakedTensors(() => verifreeLoss(b, { surrogate: twice }).loss)).toBe(0);
+      expect(seen[0]).toBe(seen[1]);
+      expect(seen[0]?.isDisposed).toBe(true);
+      const a = verifreeLoss(b, { surrogate: twice });
+      const want = verifreeLoss(b, { surrogate: 'pg' });
+      expect(a.loss.dataSync()[0]).toBe(want.loss.dataSync()[0]);
+      expect(a.metrics).toEqual(want.metrics);
+      tf.dispose([a.loss, want.loss]);
+    }
+    disposeBatch(batch);
   });
 
   it('ignores whatever sits at masked positions, NaN and ±∞ included (property)', () => {

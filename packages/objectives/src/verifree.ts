@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@covrl/grpo';
+import type {
+  Aggregation,
+  AggregationName,
+  Surrogate,
+  SurrogateInput,
+  SurrogateName,
+} from '@covrl/grpo';
 import { aggregations, surrogates } from '@covrl/grpo';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
@@ -42,11 +48,20 @@ export interface VerifreeLossOptions extends AdvantageOptions {
    * term exactly), `'pg'` (`−A·ρ`: the same gradient on-policy, value `−A`), `'ppo-clip'`, or your
    * own {@link Surrogate}. It receives `logRatio = clamp(ℓ − ℓ_old, ±logRatioClamp)` (with
    * `ℓ_old = oldTraceLogProbs`, or the detached current `ℓ` when absent: ratio 1, gradient
-   * through `ℓ`), `logProbs = ℓ` and the advantages.
+   * through `ℓ`), `logProbs = ℓ` and the advantages. `logRatio` is a getter that builds the
+   * tensor on the first read, so a surrogate that never reads it (`'reinforce'`) costs neither its
+   * ops nor a NaN read-back; the tensor lives until the surrogate's result is aggregated.
    */
   readonly surrogate?: SurrogateName | Surrogate;
-  /** Clip of a clipping surrogate (`'ppo-clip'`; the default ignores it): 0.2 / `clipLow`. */
+  /**
+   * Lower clip ε_low of a clipping surrogate (`'ppo-clip'`: ratios below `1 − clipLow` are
+   * clipped; the default `'reinforce'` ignores it), in `[0, 1)`; 0.2.
+   */
   readonly clipLow?: number;
+  /**
+   * Upper clip ε_high of a clipping surrogate (`'ppo-clip'`: ratios above `1 + clipHigh` are
+   * clipped; the default `'reinforce'` ignores it), ≥ 0; defaults to `clipLow` (symmetric clip).
+   */
   readonly clipHigh?: number;
   /** The trace log-ratio given to the surrogate is clamped to ±this before `exp`; 20 (verl). */
   readonly logRatioClamp?: number;
@@ -158,18 +173,38 @@ export function verifreeLoss(
     const answer = zeroPadding(x.answerLogProbs, x.answerMask); // [B, A]
     const oldTrace =
       x.oldTraceLogProbs === undefined ? undefined : zeroPadding(x.oldTraceLogProbs, x.traceMask);
-    // Without old log-probs the update is on-policy: ℓ_old = ℓ detached (ratio 1, gradient ∇ℓ).
-    const logRatio = tf.clipByValue(tf.sub(trace, oldTrace ?? stopGradient(trace)), -clamp, clamp); // [B, T]
     const weight =
       weightName === 'reward'
         ? x.rewards
         : weightName === 'adv'
           ? advantages
           : tf.onesLike(x.rewards); // [B]
-    const lossPg = aggregate({
-      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs: trace }),
-      mask: x.traceMask,
-    });
+    // The log-ratio is built on the surrogate's first read of `logRatio`, if any: the default
+    // 'reinforce' reads only ℓ and A, so it costs neither the ops nor the surrogate's NaN read-back.
+    // Kept (not tracked by whatever tidy is open at that read, maybe the surrogate's own), so every
+    // read sees one live tensor, and disposed here once the term is aggregated.
+    let built: tf.Tensor | undefined;
+    const input: SurrogateInput = {
+      advantages,
+      clipLow,
+      clipHigh,
+      logProbs: trace,
+      get logRatio(): tf.Tensor {
+        // Without old log-probs the update is on-policy: ℓ_old = ℓ detached (ratio 1, gradient ∇ℓ).
+        built ??= tf.keep(
+          tf.tidy(() =>
+            tf.clipByValue(tf.sub(trace, oldTrace ?? stopGradient(trace)), -clamp, clamp),
+          ),
+        ); // [B, T]
+        return built;
+      },
+    };
+    let lossPg: tf.Tensor;
+    try {
+      lossPg = aggregate({ loss: surrogate(input), mask: x.traceMask });
+    } finally {
+      built?.dispose();
+    }
     const lossAnswer = aggregate({
       loss: tf.neg(tf.mul(perRow(weight), answer)),
       mask: x.answerMask,

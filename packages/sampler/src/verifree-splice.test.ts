@@ -166,6 +166,39 @@ describe('buildVerifreeStringSplice', () => {
     expect(tok.encode(tok.decode(out.reasoningIds))).toEqual([tok.id('a'), tok.id('<answer')]);
   });
 
+  it('cuts on a token that starts before the tag, as long as it ends inside it', () => {
+    // `\n<answer` and `\n<answer>` start on the separator, before the tag: still a boundary.
+    const tok = greedyTokenizer([...new Set(TEST_ALPHABET), '\n<answer', '\n<answer>']);
+    const head = [...'ok</think>'].map((c) => tok.id(c));
+    const tail = [...'41</answer>'].map((c) => tok.id(c));
+    const atCut = [...head, tok.id('\n<answer'), tok.id('>'), ...tail];
+    const cutOnIds = buildVerifreeStringSplice({
+      tokenizer: tok,
+      tags: DEFAULT_TAGS,
+      responseIds: atCut,
+      answer: '42',
+    });
+    expect(cutOnIds).toEqual({
+      reasoningIds: atCut.slice(0, head.length + 1),
+      answerIds: tok.encode('>42</answer>'),
+      found: true,
+      cut: 'ids',
+    });
+    const atEnd = [...head, tok.id('\n<answer>'), ...tail];
+    const atomicOnIds = buildVerifreeStringSplice({
+      tokenizer: tok,
+      tags: DEFAULT_TAGS,
+      responseIds: atEnd,
+      answer: '42',
+    });
+    expect(atomicOnIds).toEqual({
+      reasoningIds: atEnd.slice(0, head.length + 1),
+      answerIds: tok.encode('42</answer>'),
+      found: true,
+      cut: 'ids',
+    });
+  });
+
   it('re-encodes (the documented fallback) when a token merges the tag with what follows', () => {
     const tok = greedyTokenizer([...new Set(TEST_ALPHABET), 'r>4']);
     const ids = [

@@ -32,11 +32,13 @@ export interface VerifreeStringSplice {
 /**
  * Where VeriFree's cut falls on the sampled ids: the smallest `k` whose decoded prefix
  * `decode(ids[0:k])` reaches the character cut (`textCut + answerOpen.length − 1`, just before the
- * tag's last character), provided that prefix is the text's own prefix and the token reaching the
- * cut carries only tag characters (it may end at the cut, `<answer`, or after the whole tag, an
- * atomic `<answer>`). Returns `k` and the tag text after the boundary (`>` or `''`); `undefined`
- * when a token merges the tag with what follows (no boundary to cut at). O(n²) characters over
- * n ids, as in `findOwnAnswerOpen`; responses are a few hundred ids.
+ * tag's last character), provided that prefix is the text's own prefix and ends inside the tag:
+ * everything it decodes from the tag's start on (`decoded.slice(textCut)`) is a prefix of
+ * `answerOpen`. The token reaching the cut may start before the tag (`x<answer`, `x<answer>`);
+ * it must end at the cut (`<answer`) or at the tag's end (an atomic `<answer>`), never past it.
+ * Returns `k` and the tag text after the boundary (`>` or `''`); `undefined` when that token runs
+ * past the tag into what follows (`r>4`: no boundary to cut at). O(n²) characters over n ids, as
+ * in `findOwnAnswerOpen`; responses are a few hundred ids.
  */
 function idBoundary(
   tokenizer: Tokenizer,

@@ -1,16 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  assertFinite,
-  assertNoNaN,
-  assertRank,
-  assertSameShape,
-  assertTensor,
-  fail,
-} from './validate.js';
+import { assertFinite, assertNoNaN, assertRank, assertTensor, fail } from './validate.js';
 
 /** Input of every surrogate in `surrogates`. */
 export interface SurrogateInput {
-  /** `[B, T]` log π_new − log π_old of the sampled tokens. */
+  /**
+   * `[B, T]` log π_new − log π_old of the sampled tokens. Surrogates written on `logProbs` alone
+   * (`'reinforce'`) never read it, so a caller may supply it as a getter that builds it on first
+   * read (as `verifreeLoss` does).
+   */
   readonly logRatio: tf.Tensor;
   /** `[B]` (broadcast over T) or `[B, T]` advantages; detached. */
   readonly advantages: tf.Tensor;
@@ -28,38 +25,39 @@ export interface SurrogateInput {
 
 /**
  * Validates a surrogate input and returns the advantages broadcastable to `[B, T]`
- * (`[B]` → `[B, 1]`). Call inside the caller's tidy.
+ * (`[B]` → `[B, 1]`). `per` names the `[B, T]` tensor the surrogate computes with (`logRatio`
+ * for the ratio surrogates, `logProbs` for `'reinforce'`): it is checked (rank 2, no NaN) and
+ * fixes B and T; the other one is not read at all. Call inside the caller's tidy.
  */
-export function surrogateAdvantages(fn: string, x: SurrogateInput): tf.Tensor {
+export function surrogateAdvantages(
+  fn: string,
+  x: SurrogateInput,
+  per: 'logRatio' | 'logProbs' = 'logRatio',
+): tf.Tensor {
   if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
-  assertTensor(fn, 'logRatio', x.logRatio);
+  const perToken = per === 'logRatio' ? x.logRatio : surrogateLogProbs(fn, x);
+  assertTensor(fn, per, perToken);
   assertTensor(fn, 'advantages', x.advantages);
-  assertRank(fn, 'logRatio', x.logRatio, 2);
-  const [b, t] = x.logRatio.shape;
+  assertRank(fn, per, perToken, 2);
+  const [b, t] = perToken.shape;
   const a = x.advantages.shape;
   const ok = (a.length === 1 && a[0] === b) || (a.length === 2 && a[0] === b && a[1] === t);
   if (!ok) {
     fail(
       fn,
       'advantages',
-      `has shape [${a.join(', ')}] but must be [${b}] or [${b}, ${t}] (logRatio is [${b}, ${t}])`,
+      `has shape [${a.join(', ')}] but must be [${b}] or [${b}, ${t}] (${per} is [${b}, ${t}])`,
     );
   }
   assertFinite(fn, 'advantages', x.advantages);
-  assertNoNaN(fn, 'logRatio', x.logRatio);
+  assertNoNaN(fn, per, perToken);
   return a.length === 1 ? tf.expandDims(x.advantages, 1) : x.advantages;
 }
 
-/**
- * Validates the optional `logProbs` of a surrogate input as required: a tensor shaped like
- * `logRatio`, without NaN. Returns it.
- */
-export function surrogateLogProbs(fn: string, x: SurrogateInput): tf.Tensor {
+/** The optional `logProbs` of a surrogate input, as required (its values are checked by the caller). */
+function surrogateLogProbs(fn: string, x: SurrogateInput): tf.Tensor {
   if (x.logProbs === undefined) {
     fail(fn, 'logProbs', 'is required: pass the new log π of the sampled tokens, [B, T]');
   }
-  assertTensor(fn, 'logProbs', x.logProbs);
-  assertSameShape(fn, 'logRatio', x.logRatio, 'logProbs', x.logProbs);
-  assertNoNaN(fn, 'logProbs', x.logProbs);
   return x.logProbs;
 }

@@ -33,6 +33,17 @@ describe('meanAndStandardError', () => {
     tensor.dispose();
   });
 
+  it('keeps float64 for a list of numbers (exactly the naive loop), float32 only for a tensor', () => {
+    // 1 + 2^-30 has no float32 value (it rounds to 1): a float32 reduction would give mean 1, SE 0.
+    const values = [1 + 2 ** -30, 1 + 3 * 2 ** -30, 1 + 2 ** -28];
+    expect(meanAndStandardError(values)).toEqual(naive(values));
+    expect(meanAndStandardError(Float64Array.from(values))).toEqual(naive(values));
+    expect(meanAndStandardError(values).standardError).toBeGreaterThan(0);
+    const tensor = tf.tensor1d(values);
+    expect(meanAndStandardError(tensor)).toEqual({ mean: 1, standardError: 0 });
+    tensor.dispose();
+  });
+
   it('gives SE 0 for one sample and throws naming the function for none', () => {
     expect(meanAndStandardError([4])).toEqual({ mean: 4, standardError: 0 });
     expect(() => meanAndStandardError([])).toThrow(/^meanAndStandardError: values/);

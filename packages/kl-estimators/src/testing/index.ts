@@ -164,9 +164,11 @@ export function monteCarloKl(x: {
 
 /**
  * Mean and standard error (unbiased sample std / √n) of a tensor of estimates (any shape, every
- * element one sample) or of a list of numbers, reduced on the backend and read back as two
- * numbers: `mean = Σ v / n`, `SE = √(Σ (v − mean)² / (n − 1) / n)` (`n − 1` floored at 1, so one
- * sample gives SE 0). The input is not disposed.
+ * element one sample) or of a list of numbers: `mean = Σ v / n`,
+ * `SE = √(Σ (v − mean)² / (n − 1) / n)` (`n − 1` floored at 1, so one sample gives SE 0). A
+ * tensor is reduced on the backend (in float32) and read back as two numbers; a list of numbers
+ * is already on the host and is reduced there in float64 (so float64 values keep their precision).
+ * The input is not disposed.
  *
  * @throws Error naming `meanAndStandardError` when `values` is empty (no mean exists).
  */
@@ -174,14 +176,21 @@ export function meanAndStandardError(values: tf.Tensor | ArrayLike<number>): {
   mean: number;
   standardError: number;
 } {
-  // Duck-typed like the package's guards, so a tensor of any tfjs-core copy is recognised.
+  // Duck-typed like the package's guards (a tensor is told from a list by its fields). The
+  // reduction itself runs on this module's tfjs-core engine, so the tensor must belong to it.
   const isTensor = 'dataSync' in values && 'shape' in values;
   const n = isTensor ? values.size : values.length;
   if (n === 0) throw new Error('meanAndStandardError: values must hold at least one sample');
+  if (!isTensor) {
+    let sum = 0;
+    for (let i = 0; i < n; i += 1) sum += values[i] ?? 0;
+    const mean = sum / n;
+    let sumSquares = 0;
+    for (let i = 0; i < n; i += 1) sumSquares += ((values[i] ?? 0) - mean) ** 2;
+    return { mean, standardError: Math.sqrt(sumSquares / Math.max(n - 1, 1) / n) };
+  }
   const [mean = NaN, standardError = NaN] = tf.tidy(() => {
-    const v = isTensor
-      ? tf.reshape(tf.cast(values, 'float32'), [-1])
-      : tf.tensor1d(Float32Array.from(values)); // [n]
+    const v = tf.reshape(tf.cast(values, 'float32'), [-1]); // [n]
     const m = tf.mean(v);
     const sumSquares = tf.sum(tf.square(tf.sub(v, m)));
     const se = tf.sqrt(tf.div(sumSquares, Math.max(n - 1, 1) * n));
