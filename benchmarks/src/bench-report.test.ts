@@ -4,7 +4,7 @@ import { buildBenchReport } from './bench-report.js';
 import type { BenchReportInput, MeasuredConfig } from './bench-report.js';
 import { runModelBench } from './model-bench.js';
 import { machinePeak, PEAK_GFLOPS_PER_CORE } from './peak.js';
-import { probeTorchBlas, torchBlasVerdict } from './torch-reference.js';
+import { torchBlasVerdict } from './torch-reference.js';
 import type { TorchBlasProbe, TorchResult } from './torch-reference.js';
 
 const OPENBLAS: TorchBlasProbe = {
@@ -137,20 +137,6 @@ describe('torchBlasVerdict', () => {
       /runs 2 threads, not the 1/,
     );
     expect(torchBlasVerdict(undefined, 1)).toMatchObject({ usable: false, kind: 'unknown' });
-  });
-
-  it('probes the PyTorch of this machine, when there is one', () => {
-    const { probe, usable, reason } = probeTorchBlas(1);
-    if (probe === null) {
-      expect(usable).toBe(false);
-      expect(reason).toMatch(/apt-get install python3-torch libopenblas0-pthread/);
-      return;
-    }
-    expect(Array.isArray(probe.libraries)).toBe(true);
-    expect(probe.probeGflops).toBeGreaterThan(0);
-    expect(usable).toBe(torchBlasVerdict(probe, 1).usable);
-    // OPENBLAS_NUM_THREADS reaches OpenBLAS (torch.set_num_threads alone does not).
-    if (probe.libraries.some((p) => p.includes('openblas'))) expect(probe.openblasThreads).toBe(1);
   });
 });
 

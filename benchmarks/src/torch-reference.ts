@@ -79,33 +79,55 @@ export function torchBlasVerdict(
   return { usable: true, kind: openblas ? 'openblas' : 'other', reason: '' };
 }
 
+/** How long `reference.py` may run: the model runs, and the BLAS probe (a second or two). */
+export const MODEL_RUN_TIMEOUT_MS = 600_000;
+export const PROBE_TIMEOUT_MS = 120_000;
+
 /** Run `reference.py` and parse its last line; `null` with the reason when it cannot run. */
-function runScript(args: readonly string[], threads: number): { json: unknown; reason: string } {
+function runScript(
+  args: readonly string[],
+  threads: number,
+  timeoutMs: number,
+): { json: unknown; reason: string } {
   const script = fileURLToPath(new URL('../torch/reference.py', import.meta.url));
   try {
     const out = execFileSync('/usr/bin/python3', [script, '--threads', String(threads), ...args], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 600_000,
+      timeout: timeoutMs,
       env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) },
     });
     return { json: JSON.parse(out.trim().split('\n').pop() ?? '') as unknown, reason: '' };
   } catch (error) {
-    const msg = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    const msg =
+      code === 'ETIMEDOUT'
+        ? `no answer within ${timeoutMs / 1000} s`
+        : error instanceof Error
+          ? (error.message.split('\n')[0] ?? '')
+          : String(error);
     return { json: null, reason: `PyTorch reference unavailable (${msg}); ${INSTALL}` };
   }
 }
 
 /**
  * Probe PyTorch's BLAS (`reference.py --blas-only`, a second or two) and judge it; callers skip
- * the model runs when it is refused.
+ * the model runs when it is refused. `timeoutMs` bounds the probe (default
+ * {@link PROBE_TIMEOUT_MS}; tests pass less): past it the probe counts as unavailable.
  */
-export function probeTorchBlas(threads: number): {
+export function probeTorchBlas(
+  threads: number,
+  options: { readonly timeoutMs?: number } = {},
+): {
   readonly probe: TorchBlasProbe | null;
   readonly usable: boolean;
   readonly reason: string;
 } {
-  const { json, reason } = runScript(['--blas-only'], threads);
+  const { json, reason } = runScript(
+    ['--blas-only'],
+    threads,
+    options.timeoutMs ?? PROBE_TIMEOUT_MS,
+  );
   if (json === null) return { probe: null, usable: false, reason };
   const probe = (json as { blas?: TorchBlasProbe }).blas;
   const verdict = torchBlasVerdict(probe, threads);
@@ -126,6 +148,7 @@ export function runTorch(
   const { json, reason } = runScript(
     ['--steps', String(steps), '--new-tokens', '64', ...extra],
     threads,
+    MODEL_RUN_TIMEOUT_MS,
   );
   if (json === null) return { result: null, reason };
   const result = json as TorchResult;

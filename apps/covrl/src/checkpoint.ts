@@ -16,9 +16,14 @@
  * Checkpoints written before the model files were added (`model.safetensors` in canonical names,
  * no `config.json`) still resume; they are not loadable as models.
  *
- * A checkpoint is written into a temporary directory, every file fsynced, and then renamed into
- * place; `latest.json` is replaced atomically afterwards. A crash at any point leaves the previous
- * checkpoint intact and `latest.json` pointing at a complete one.
+ * A checkpoint is written into a temporary directory `.step-NNNNNN.<pid>.tmp`, every file
+ * fsynced, and then renamed into place; `latest.json` is replaced atomically afterwards. Saving a
+ * step that already has a directory (a resumed run saving its resume step again) moves the old
+ * one aside to `.step-NNNNNN.<pid>.old` first, renames the new one in and only then removes the
+ * old one, so the step's directory or its `.old` copy is complete at every moment. A crash at any
+ * point leaves `latest.json` pointing at a complete checkpoint: the step directory, or (between
+ * the two renames) its `.old` copy, which {@link latestCheckpointDir} falls back to and the next
+ * save puts back. Each save sweeps the `.tmp` directories crashed processes left behind.
  */
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +36,7 @@ import {
 } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer, ModelConfig } from '@covrl/models';
 import { writeFileAtomicSync } from './util/atomic.js';
+import type { BaseIdentity } from './model-io.js';
 
 export interface CheckpointState {
   readonly step: number;
@@ -42,6 +48,8 @@ export interface CheckpointState {
   /** Method-specific state (RLPR's std-filter EMA and frozen baselines, …). */
   readonly methodState: unknown;
   readonly config: unknown;
+  /** The base model the run started from (absent in checkpoints of older covrl versions). */
+  readonly base?: BaseIdentity;
   readonly metricsAtStep?: Readonly<Record<string, number>>;
 }
 
@@ -103,6 +111,55 @@ function fromSafetensors(path: string): Record<string, tf.Tensor> {
 
 const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}`;
 
+/** `.step-NNNNNN.<pid>.tmp` (being written) and `.step-NNNNNN.<pid>.old` (being replaced). */
+const ASIDE = /^\.(step-\d{6})\.(\d+)\.(tmp|old)$/;
+
+/** Whether process `pid` is running (EPERM: it is, under another user). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Clean up after processes that crashed while saving (and after this process's own earlier
+ * attempts): a `.old` copy whose step directory is missing is put back (the crash came between
+ * the two renames), every other `.old` and every `.tmp` is removed. Directories of a running
+ * process other than this one are left alone.
+ */
+function sweepAside(root: string): void {
+  if (!existsSync(root)) return;
+  for (const entry of readdirSync(root)) {
+    const m = ASIDE.exec(entry);
+    if (m === null) continue;
+    const [, step, pid, kind] = m;
+    if (Number(pid) !== process.pid && alive(Number(pid))) continue;
+    const path = join(root, entry);
+    if (kind === 'old' && !existsSync(join(root, step as string))) {
+      renameSync(path, join(root, step as string));
+    } else {
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A complete `.old` copy of `name` left by a save that stopped between its two renames. */
+function asideCopy(root: string, name: string): string | undefined {
+  if (!existsSync(root)) return undefined;
+  const old = readdirSync(root)
+    .filter((d) => {
+      const m = ASIDE.exec(d);
+      return m !== null && m[1] === name && m[3] === 'old';
+    })
+    .sort()
+    .at(-1);
+  return old === undefined ? undefined : join(root, old);
+}
+
 /**
  * Write a checkpoint atomically and point `latest.json` at it. Older checkpoints beyond `keep`
  * are removed only after the new one is complete.
@@ -116,7 +173,8 @@ export async function saveCheckpoint(
   const name = stepDir(state.step);
   const final = join(root, name);
   const tmp = join(root, `.${name}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
+  const old = join(root, `.${name}.${process.pid}.old`);
+  sweepAside(root);
   const meta = { step: String(state.step), format: 'covrl-checkpoint-2' };
   // The model files in the HF-like layout (every file written atomically into `tmp`).
   await savePretrainedFiles(tmp, {
@@ -130,12 +188,15 @@ export async function saveCheckpoint(
     await toSafetensors(files.optimizer, meta),
   );
   writeFileAtomicSync(join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
-  rmSync(final, { recursive: true, force: true });
+  // Never a moment without a complete copy of this step: the old one is moved aside, not removed,
+  // until the new one is in place.
+  if (existsSync(final)) renameSync(final, old);
   renameSync(tmp, final);
   writeFileAtomicSync(
     join(root, 'latest.json'),
     `${JSON.stringify({ step: state.step, dir: name })}\n`,
   );
+  rmSync(old, { recursive: true, force: true });
   const older = readdirSync(root)
     .filter((d) => /^step-\d{6}$/.test(d) && d !== name)
     .sort();
@@ -145,10 +206,16 @@ export async function saveCheckpoint(
   return final;
 }
 
-/** The directory of the newest complete checkpoint under `root`, or undefined when there is none. */
+/**
+ * The directory of the newest complete checkpoint under `root`, or undefined when there is none:
+ * the step directory `latest.json` names or, when a save stopped between its two renames, that
+ * step's `.old` copy (the next save puts it back).
+ */
 export function latestCheckpointDir(root: string): string | undefined {
   const step = latestCheckpointStep(root);
-  return step === undefined ? undefined : join(root, stepDir(step));
+  if (step === undefined) return undefined;
+  const dir = join(root, stepDir(step));
+  return existsSync(dir) ? dir : (asideCopy(root, stepDir(step)) ?? dir);
 }
 
 /** The step of the newest complete checkpoint under `root`, or undefined when there is none. */

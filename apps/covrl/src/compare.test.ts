@@ -2,9 +2,10 @@
  * `compare` keeps what is done: results.json and the report are rewritten after every run; a run
  * that stops on a non-finite value is recorded as failed with its reason while the others go on;
  * Ctrl-C stops the whole comparison after saving the current run's checkpoint, and rerunning the
- * same command keeps the recorded runs, resumes the interrupted one and trains the rest.
+ * same command keeps the recorded runs, resumes the interrupted one and trains the rest; runs
+ * recorded from another base model are never kept.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { latestCheckpointStep } from './checkpoint.js';
 import { compare } from './compare.js';
 import type { CompareOptions } from './compare.js';
+import { baseIdentity } from './model-io.js';
 import { rebuildReport } from './report/build.js';
 import type { Results } from './report/results.js';
 import { randomTinyBase, TINY, useWasm } from './testing/tiny-run.js';
@@ -173,5 +175,61 @@ describe('compare and Ctrl-C', () => {
     const third: string[] = [];
     await compare(options(out, { methods: ['verifree', 'grpo'], log: (l) => third.push(l) }));
     expect(third.filter((l) => l.includes('kept from the earlier results.json'))).toHaveLength(3);
+  }, 120_000);
+});
+
+describe('compare and the base model', () => {
+  /** A fast stand-in method: constant metrics, no model work. */
+  const constant = (): MethodRunner => ({
+    name: 'constant',
+    getState: () => null,
+    setState: () => undefined,
+    step: () => Promise.resolve({ metrics: { 'loss/pg': 0.1, 'reward/mean': 0 }, samples: [] }),
+  });
+
+  it('records the base with every run and keeps no run recorded from another base', async () => {
+    const out = join(dir, 'bases');
+    const opts = (extra: Partial<CompareOptions> = {}) =>
+      options(out, { methods: ['grpo'], runnerFor: () => constant(), ...extra });
+    const first = await compare(opts());
+    expect(first.runs.map((r) => [r.label, r.base])).toEqual([
+      ['base', baseIdentity(baseDir)],
+      ['grpo', baseIdentity(baseDir)],
+    ]);
+    expect(readResults(out).runs[1]?.base).toEqual(baseIdentity(baseDir));
+
+    // A run whose own recorded base differs is not kept: it resumes from its checkpoint (whose
+    // base is the one in use, so it goes on; all its steps are done, so it only re-evaluates).
+    const edited = readResults(out);
+    writeFileSync(
+      join(out, 'results.json'),
+      JSON.stringify({
+        ...edited,
+        runs: edited.runs.map((r) =>
+          r.label === 'grpo'
+            ? { ...r, base: { dir: join(dir, 'elsewhere'), fingerprint: null } }
+            : r,
+        ),
+      }),
+    );
+    const lines: string[] = [];
+    const second = await compare(opts({ log: (l) => lines.push(l) }));
+    expect(lines).toContain('base, seed 1: kept from the earlier results.json');
+    expect(lines.some((l) => l.startsWith('train: grpo, seed 1') && l.endsWith('(resuming)'))).toBe(
+      true,
+    );
+    expect(second.runs[1]).toMatchObject({ status: 'done', base: baseIdentity(baseDir) });
+
+    // Another --base on the same --out: nothing recorded is kept, and the method run's checkpoint,
+    // trained from the first base, is refused naming both bases.
+    const other = await randomTinyBase(join(dir, 'other-base'), 7);
+    const third: string[] = [];
+    await expect(compare(opts({ base: other, log: (l) => third.push(l) }))).rejects.toThrow(
+      new RegExp(
+        `cannot resume: the checkpoint was trained from another base model:\\n  checkpoint: ${baseDir} .*\\n  now: +${other} `,
+      ),
+    );
+    expect(third.filter((l) => l.includes('kept from the earlier results.json'))).toEqual([]);
+    expect(readResults(out).runs.map((r) => [r.label, r.base?.dir])).toEqual([['base', other]]);
   }, 120_000);
 });

@@ -9,8 +9,10 @@
  * non-finite value is recorded as `failed` with the trainer's reason and the comparison goes on
  * (one diverging method or seed must not cost the others). Ctrl-C lets the current training step
  * finish, saves its checkpoint, records the run as `interrupted` and stops the whole comparison.
- * Rerunning the same command continues: runs already recorded with the same config are kept, an
- * interrupted run resumes from its checkpoint, the rest are trained.
+ * Rerunning the same command continues: runs already recorded with the same config and from the
+ * same base model (its directory and `covrl-base.json` fingerprint, recorded with every run) are
+ * kept, an interrupted run resumes from its checkpoint (which the trainer refuses when it was
+ * trained from another base), the rest are trained.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Config, Method } from './config/schema.js';
 import { decodeConfig } from './config/decode.js';
 import type { ConfigSources } from './config/decode.js';
-import { baseFingerprint, loadBase } from './model-io.js';
+import { baseFingerprint, baseIdentity, loadBase, readBaseMeta, sameBase } from './model-io.js';
 import type { BaseMeta } from './model-io.js';
 import { pretrain } from './pretrain.js';
 import { buildTask } from './task.js';
@@ -78,10 +80,8 @@ function decode(sources: ConfigSources): Config {
   return r.right;
 }
 
-function readMeta(dir: string): BaseMeta | undefined {
-  const p = join(dir, 'covrl-base.json');
-  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as BaseMeta) : undefined;
-}
+const readMeta = (dir: string): BaseMeta | undefined =>
+  existsSync(dir) ? readBaseMeta(dir) : undefined;
 
 /** Per-step curves of a run, read back from its metrics log (so resumed runs are complete). */
 export function curvesOf(runDir: string): Record<string, number[]> {
@@ -102,10 +102,10 @@ export function curvesOf(runDir: string): Record<string, number[]> {
 }
 
 /** The resolved config a run directory's log starts with (undefined without a log). */
-function loggedConfig(runDir: string): unknown {
+function loggedConfig(runDir: string, log: (line: string) => void): unknown {
   const path = join(runDir, 'metrics.jsonl');
   if (!existsSync(path)) return undefined;
-  const first = readLog(path)[0];
+  const first = readLog(path, log)[0];
   return first?.type === 'config' ? first.config : undefined;
 }
 
@@ -188,6 +188,7 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
     await pretrain({ config: baseConfig, out: baseDir, command: options.command });
   }
 
+  const base = baseIdentity(baseDir);
   const task = buildTask(baseConfig);
   log(
     `task: ${task.train.length} training questions; ` +
@@ -211,15 +212,27 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
   }
   const planned = options.seeds.length * (1 + variants.length);
 
-  // An earlier invocation's results: runs recorded with the same config are kept, not redone.
+  // An earlier invocation's results: runs recorded with the same config from the same base model
+  // are kept, not redone. The base is the same when the earlier comparison used this directory
+  // with the same fingerprint and, for results that record it per run, so did the run itself.
   const previous = previousResults(options.out);
-  const sameBase =
+  const previousConfig = previous?.config as {
+    resolved?: unknown;
+    baseDir?: unknown;
+    base?: { fingerprint?: unknown } | null;
+  } | null;
+  const sameBaseAsBefore =
     previous !== undefined &&
-    configChanges((previous.config as { resolved?: unknown } | null)?.resolved, baseConfig)
-      .length === 0 &&
-    (previous.config as { baseDir?: unknown } | null)?.baseDir === baseDir;
-  const previousRun = (label: string, seed: number): RunResult | undefined =>
-    previous?.runs.find((r) => r.label === label && r.seed === seed);
+    configChanges(previousConfig?.resolved, baseConfig).length === 0 &&
+    previousConfig?.baseDir === baseDir &&
+    (previousConfig.base?.fingerprint ?? null) === base.fingerprint;
+  const previousRun = (label: string, seed: number): RunResult | undefined => {
+    if (!sameBaseAsBefore) return undefined;
+    const run = previous?.runs.find((r) => r.label === label && r.seed === seed);
+    if (run === undefined) return undefined;
+    if (run.base !== undefined && !sameBase(run.base, base)) return undefined;
+    return { ...run, base };
+  };
 
   const runs: RunResult[] = [];
   const results = (state: 'running' | 'interrupted' | 'complete'): Results => ({
@@ -259,7 +272,7 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
   // 2. The base model itself, evaluated once per seed (sampling seeds differ).
   for (const seed of options.seeds) {
     if (c.stop()) return await stopNow();
-    const prev = sameBase ? previousRun('base', seed) : undefined;
+    const prev = previousRun('base', seed);
     if (prev !== undefined) {
       log(`base, seed ${seed}: kept from the earlier results.json`);
       await record(prev);
@@ -282,6 +295,7 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
         splits,
         curves: {},
         status: 'done',
+        base,
       });
     } finally {
       model.dispose();
@@ -305,12 +319,12 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
       const runDir = join(options.out, 'runs', name);
       const variant: Record<string, number | string | boolean> = {};
       for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
-      const entry = { label: v.label, method: v.method, seed, variant, runDir, config };
+      const entry = { label: v.label, method: v.method, seed, variant, runDir, config, base };
 
-      // Recorded earlier with the same config (done, or failed: a rerun would fail the same way,
-      // its steps being a pure function of the config): keep it.
+      // Recorded earlier with the same config from the same base (done, or failed: a rerun would
+      // fail the same way, its steps being a pure function of the config and the base): keep it.
       const prev = previousRun(v.label, seed);
-      const logged = loggedConfig(runDir);
+      const logged = loggedConfig(runDir, log);
       if (
         prev !== undefined &&
         prev.status !== 'interrupted' &&

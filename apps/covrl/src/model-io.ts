@@ -4,13 +4,15 @@
  * made (command, config, evaluation at the chosen step). `covrl pretrain` writes one, `covrl train`
  * exports one to `<run>/model` when a run finishes, and every checkpoint directory is one too.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { defaultModelConfig, loadCausalLM, savePretrainedFiles } from '@covrl/models';
 import type { CausalLM, ModelConfig } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer } from '@covrl/models';
 import type { Config } from './config/schema.js';
 import { writeFileAtomic } from './util/atomic.js';
+import { latestCheckpointDir } from './checkpoint.js';
 import { preferredMatMulGradient } from './runtime.js';
 
 export interface BaseMeta {
@@ -42,6 +44,47 @@ export interface ResolvedModelDir {
   readonly kind: 'model' | 'run-export' | 'run-checkpoint';
 }
 
+/**
+ * Which base model a run started from: the model directory read (absolute) and the fingerprint in
+ * its `covrl-base.json` (what `compare` matches an embedded or reused base by; null for a
+ * directory without one, e.g. a checkpoint or a plain HF model). Recorded in every checkpoint's
+ * state and every `results.json` run, so a resumed or reused run is checked against its base.
+ * The directory is part of it: a run's export or a second pretraining with another seed carries
+ * the same fingerprint as the base it came from.
+ */
+export interface BaseIdentity {
+  readonly dir: string;
+  readonly fingerprint: string | null;
+}
+
+/** The identity of a loaded base (see {@link BaseIdentity}). */
+export function baseIdentityOf(base: Pick<LoadedBase, 'dir' | 'meta'>): BaseIdentity {
+  return { dir: resolve(base.dir), fingerprint: base.meta?.fingerprint ?? null };
+}
+
+/** The identity of the base at `path` without loading its weights (see {@link resolveModelDir}). */
+export function baseIdentity(path: string): BaseIdentity {
+  const { dir } = resolveModelDir(path);
+  return baseIdentityOf({ dir, meta: readBaseMeta(dir) });
+}
+
+/** Whether two identities name the same base: same directory and same fingerprint. */
+export const sameBase = (a: BaseIdentity, b: BaseIdentity): boolean =>
+  a.dir === b.dir && a.fingerprint === b.fingerprint;
+
+/** A base for messages: its directory and a short digest of its fingerprint. */
+export function describeBase(base: BaseIdentity): string {
+  if (base.fingerprint === null) return `${base.dir} (no covrl-base.json)`;
+  const digest = createHash('sha256').update(base.fingerprint).digest('hex').slice(0, 12);
+  return `${base.dir} (fingerprint ${digest})`;
+}
+
+/** `covrl-base.json` of a model directory, when it has one. */
+export function readBaseMeta(dir: string): BaseMeta | undefined {
+  const p = join(dir, 'covrl-base.json');
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as BaseMeta) : undefined;
+}
+
 /** Where a run's final model is exported (see `train/trainer.ts`). */
 export const RUN_MODEL_DIR = 'model';
 
@@ -51,7 +94,9 @@ function newestCheckpoint(checkpoints: string, asked: string): ResolvedModelDir 
   if (typeof parsed.dir !== 'string') {
     throw new Error(`${pointer}: field 'dir' must be a string; the checkpoint pointer is damaged`);
   }
-  const dir = join(checkpoints, parsed.dir);
+  let dir = join(checkpoints, parsed.dir);
+  // A save that stopped between its two renames leaves the step's complete `.old` copy.
+  if (!existsSync(dir)) dir = latestCheckpointDir(checkpoints) ?? dir;
   if (!existsSync(join(dir, 'config.json'))) {
     throw new Error(
       `${asked}: its newest checkpoint ${dir} was written by an older covrl and holds no model config; ` +
@@ -131,11 +176,7 @@ export async function loadBase(path: string, seed = 0): Promise<LoadedBase> {
     seed,
     matMulGradient: preferredMatMulGradient(),
   });
-  const metaPath = join(dir, 'covrl-base.json');
-  const meta = existsSync(metaPath)
-    ? (JSON.parse(readFileSync(metaPath, 'utf8')) as BaseMeta)
-    : undefined;
-  return { model, tokenizer, meta, dir };
+  return { model, tokenizer, meta: readBaseMeta(dir), dir };
 }
 
 /** Save a model, its tokenizer and its provenance as a base model directory (atomically per file). */

@@ -101,6 +101,13 @@ const FORM_AXES: Readonly<Record<string, { title: string; yLabel: string }>> = {
   'geo-mean-prob': { title: 'geometric-mean token probability of y', yLabel: 'probability' },
 };
 
+/** RLPR's `r` in each `rlpr.rewardForm` (the reference answer after the model's own trace). */
+const RLPR_FORMS: Readonly<Record<string, string>> = {
+  'mean-prob': 'mean token probability of y',
+  prob: 'p(y|x,z)',
+  'geo-mean-prob': 'geometric-mean token probability of y',
+};
+
 /**
  * What `reward/mean` measures for a method, with its unit (the reward forms from the recorded
  * config, else the defaults): the title and y label of that method's reward chart.
@@ -122,10 +129,21 @@ export function rewardAxis(method: string, config: unknown): { title: string; yL
       };
     }
     case 'rlpr': {
-      const w = c['rlpr']?.['formatWeight'];
-      const fw = typeof w === 'number' ? w : 0.1;
+      // The reward of `rlprRunner`: (1 − w)·d + w·format + repetition, d = clip(r − r′, 0, 1)
+      // with `rlpr.debias` (r′ the same form without reasoning, frozen) and d = r without it.
+      const num = (key: string, fallback: number): number => {
+        const v = c['rlpr']?.[key];
+        return typeof v === 'number' ? v : fallback;
+      };
+      const fw = num('formatWeight', 0.1);
+      const debias = c['rlpr']?.['debias'] !== false;
+      const r = RLPR_FORMS[form('rlpr', 'mean-prob')] ?? form('rlpr', 'mean-prob');
+      const d = debias ? 'clip(r − r′, 0, 1)' : 'r';
+      const repetition = `1[a ${num('repetitionWindow', 10)}-word window repeats ≥ ${num('repetitionMinRepeats', 10)}×]`;
       return {
-        title: `${Number((1 - fw).toPrecision(6))}·clip(r − r′, 0, 1) + ${fw}·format`,
+        title:
+          `${Number((1 - fw).toPrecision(6))}·${d} + ${fw}·format − ${repetition}, r = ${r}` +
+          (debias ? '' : ' (not debiased)'),
         yLabel: 'reward (probability scale)',
       };
     }

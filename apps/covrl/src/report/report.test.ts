@@ -188,7 +188,7 @@ describe('report', () => {
     const rewardCharts = titles.filter((t) => t.startsWith('Training reward'));
     expect(rewardCharts).toEqual([
       'Training reward, covrl: log p(y|x,z), nats (mean, smoothed)',
-      'Training reward, rlpr: 0.9·clip(r − r′, 0, 1) + 0.1·format (mean, smoothed)',
+      'Training reward, rlpr: 0.9·clip(r − r′, 0, 1) + 0.1·format − 1[a 10-word window repeats ≥ 10×], r = mean token probability of y (mean, smoothed)',
     ]);
     expect(html).toContain('nats (Σ log p over answer tokens)');
     expect(titles).toContain(
@@ -213,6 +213,31 @@ describe('report', () => {
     });
     expect(rewardAxis('grpo', {}).yLabel).toBe('fraction of responses correct');
     expect(rewardAxis('verifree', {}).title).toContain('π(y|x,z)');
+  });
+  it("names RLPR's reward exactly: every term, the recorded weights and whether it is debiased", () => {
+    const rlpr = (values: Record<string, unknown>) =>
+      rewardAxis('rlpr', { resolved: { rlpr: values } }).title;
+    expect(rlpr({})).toBe(
+      '0.9·clip(r − r′, 0, 1) + 0.1·format − 1[a 10-word window repeats ≥ 10×], r = mean token probability of y',
+    );
+    expect(
+      rlpr({
+        debias: false,
+        formatWeight: 0.25,
+        repetitionWindow: 5,
+        repetitionMinRepeats: 3,
+        rewardForm: 'geo-mean-prob',
+      }),
+    ).toBe(
+      '0.75·r + 0.25·format − 1[a 5-word window repeats ≥ 3×], r = geometric-mean token probability of y (not debiased)',
+    );
+  });
+  it('widens a line chart to fit a long title, never clipping it', () => {
+    const series = [{ name: 'a', points: [[1, 1] as const, [2, 2] as const] }];
+    const width = (title: string) =>
+      Number(/width="(\d+)"/.exec(lineChart({ title, xLabel: 'x', yLabel: 'y', series }))?.[1]);
+    expect(width('short')).toBe(560);
+    expect(width('x'.repeat(120))).toBeGreaterThan(56 + 7 * 120);
   });
   it('writes the three files and rebuilds them from results.json', async () => {
     await writeReport(dir, results);

@@ -49,6 +49,12 @@ export interface RunResult {
   readonly status?: RunStatus;
   /** Why a run failed or stopped (the trainer's message, naming the term and step). */
   readonly reason?: string;
+  /**
+   * The base model the run started from (or, for `base`, the one evaluated): its directory and
+   * `covrl-base.json` fingerprint (null without one). `compare` keeps a recorded run only when it
+   * matches the base in use. Absent in older results files.
+   */
+  readonly base?: { readonly dir: string; readonly fingerprint: string | null };
 }
 
 /** Whether a run finished training and evaluation (only these enter the tables and plots). */
@@ -100,6 +106,15 @@ export function checkResults(value: unknown, file: string): Results {
       !['done', 'failed', 'interrupted'].includes(o['status'] as string)
     )
       fail(`runs[${i}].status`, "expected 'done', 'failed' or 'interrupted'");
+    const base = o['base'] as Record<string, unknown> | null | undefined;
+    if (
+      base !== undefined &&
+      (typeof base !== 'object' ||
+        base === null ||
+        typeof base['dir'] !== 'string' ||
+        (base['fingerprint'] !== null && typeof base['fingerprint'] !== 'string'))
+    )
+      fail(`runs[${i}].base`, 'expected { dir: string, fingerprint: string | null }');
   });
   return value as Results;
 }

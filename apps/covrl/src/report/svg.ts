@@ -90,9 +90,15 @@ function axes(
   return s;
 }
 
-/** A line chart; non-finite points are skipped (they break the line). */
+/** Roughly how wide a 13 px bold title is (sans-serif averages under 7.5 px a character). */
+const titleWidth = (title: string): number => M.left + Math.ceil(7.5 * title.length) + 8;
+
+/**
+ * A line chart; non-finite points are skipped (they break the line). The chart widens to fit its
+ * title (one line, never clipped).
+ */
 export function lineChart(spec: LineChartSpec): string {
-  const width = spec.width ?? 560;
+  const width = Math.max(spec.width ?? 560, titleWidth(spec.title));
   const height = spec.height ?? 260;
   const pts = spec.series.flatMap((s) =>
     s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b)),

@@ -3,11 +3,14 @@
  * truncation keeps the config; progress writes plain lines with a heartbeat when not on a TTY and
  * a bar on one.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { assertFinite, NonFiniteError, Progress, readLog, RunLog } from './log.js';
+
+/** `text` as a literal in a regular expression. */
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A stand-in for process.stderr that records what is written. */
 function stream(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
@@ -124,6 +127,55 @@ describe('RunLog', () => {
     log.truncateAfter(1);
     expect(readLog(log.metricsPath).map((r) => r.type)).toEqual(['config', 'step']);
     expect(readFileSync(log.samplesPath, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('resume truncation drops a torn last line (a killed append) and says so', () => {
+    const log = new RunLog(dir);
+    log.start('covrl train', { method: 'grpo' });
+    log.step(1, { 'loss/pg': 0.5 });
+    log.samples(1, [{ question: 'q', reward: 1 }]);
+    log.step(2, { 'loss/pg': 0.4 });
+    // Killed while appending step 3's records: the last line of each file is cut short.
+    appendFileSync(log.metricsPath, '{"type":"step","time":"2026-01-01T00:00:00Z","st');
+    appendFileSync(log.samplesPath, '{"step":3,"question":"q3","rew');
+    // Readers skip it (saying so when asked), so `compare` can still read the run's config.
+    const notes: string[] = [];
+    expect(readLog(log.metricsPath, (n) => notes.push(n)).map((r) => r.type)).toEqual([
+      'config',
+      'step',
+      'step',
+    ]);
+    expect(notes).toEqual([`${log.metricsPath}:4: skipped a torn last record (not valid JSON)`]);
+
+    const dropped = log.truncateAfter(1);
+    expect(dropped).toHaveLength(2);
+    expect(dropped[0]).toMatch(
+      new RegExp(`^${escape(log.metricsPath)}:4: dropped a torn last record`),
+    );
+    expect(dropped[1]).toMatch(
+      new RegExp(`^${escape(log.samplesPath)}:2: dropped a torn last record`),
+    );
+    expect(readLog(log.metricsPath).map((r) => r.type)).toEqual(['config', 'step']);
+    expect(readFileSync(log.samplesPath, 'utf8')).toBe('{"step":1,"question":"q","reward":1}\n');
+    // The files are whole again: appends go on a line of their own, and nothing is left to drop.
+    log.step(2, { 'loss/pg': 0.4 });
+    expect(readLog(log.metricsPath).map((r) => r.type)).toEqual(['config', 'step', 'step']);
+    expect(log.truncateAfter(2)).toEqual([]);
+  });
+
+  it('a bad line before the last one is an error naming the file and line, never dropped', () => {
+    const log = new RunLog(dir);
+    log.start('covrl train', { method: 'grpo' });
+    log.step(1, { 'loss/pg': 0.5 });
+    const good = readFileSync(log.metricsPath, 'utf8');
+    writeFileSync(log.metricsPath, good.replace('"type":"step"', '"type":step'));
+    log.step(2, { 'loss/pg': 0.4 });
+    const before = readFileSync(log.metricsPath, 'utf8');
+    expect(() => log.truncateAfter(1)).toThrow(
+      new RegExp(`^${escape(log.metricsPath)}:2: not valid JSON \\(`),
+    );
+    expect(() => readLog(log.metricsPath)).toThrow(`${log.metricsPath}:2: not valid JSON`);
+    expect(readFileSync(log.metricsPath, 'utf8')).toBe(before); // left as it was
   });
 
   it('assertFinite checks loss terms, rewards and the gradient norm only', () => {

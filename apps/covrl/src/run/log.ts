@@ -97,20 +97,29 @@ export class RunLog {
 
   /**
    * On resume from a checkpoint at `step`, drop records logged after it (they will be logged again,
-   * identically, by the resumed run).
+   * identically, by the resumed run). An unparsable final line is a record torn by a process killed
+   * while appending it: it is dropped, and the returned notes say so (the trainer logs them and
+   * writes them to stderr). An unparsable line anywhere else throws naming the file and line.
    */
-  truncateAfter(step: number): void {
+  truncateAfter(step: number): string[] {
+    const notes: string[] = [];
     for (const path of [this.metricsPath, this.samplesPath]) {
       if (!existsSync(path)) continue;
-      const kept = readFileSync(path, 'utf8')
-        .split('\n')
-        .filter((line) => {
-          if (line.trim() === '') return false;
-          const r = JSON.parse(line) as { step?: number };
-          return r.step === undefined || r.step <= step;
-        });
+      const { lines, torn } = parseJsonl(path);
+      if (torn !== undefined) {
+        notes.push(
+          `${path}:${torn.line}: dropped a torn last record (${torn.text.length} characters, not valid JSON: the process was stopped while writing it)`,
+        );
+      }
+      const kept = lines
+        .filter(({ record }) => {
+          const r = record as { step?: number } | null;
+          return r?.step === undefined || r.step <= step;
+        })
+        .map(({ text }) => text);
       writeFileAtomicSync(path, kept.length > 0 ? `${kept.join('\n')}\n` : '');
     }
+    return notes;
   }
 
   step(step: number, metrics: Record<string, number>): void {
@@ -140,21 +149,53 @@ export class RunLog {
   }
 }
 
-/** Read every record of a metrics.jsonl, naming the file and line on a malformed record. */
-export function readLog(path: string): LogRecord[] {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const out: LogRecord[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+/** The lines of a JSONL file with their parsed records, and its torn last line if any. */
+interface ParsedJsonl {
+  readonly lines: readonly { readonly text: string; readonly record: unknown }[];
+  /** An unparsable last non-empty line (1-based), dropped from `lines`. */
+  readonly torn?: { readonly line: number; readonly text: string };
+}
+
+/**
+ * Parse a JSONL file line by line. The last non-empty line may be torn (a process killed while
+ * appending it): when it is not valid JSON it is returned as `torn` instead of a record. Any
+ * other unparsable line throws naming the file and the line.
+ */
+function parseJsonl(path: string): ParsedJsonl {
+  const raw = readFileSync(path, 'utf8').split('\n');
+  let last = raw.length - 1;
+  while (last >= 0 && (raw[last] as string).trim() === '') last--;
+  const lines: { text: string; record: unknown }[] = [];
+  let torn: ParsedJsonl['torn'];
+  raw.forEach((text, i) => {
+    if (text.trim() === '') return;
     try {
-      out.push(JSON.parse(line) as LogRecord);
+      lines.push({ text, record: JSON.parse(text) as unknown });
     } catch (error) {
+      if (i === last) {
+        torn = { line: i + 1, text };
+        return;
+      }
       throw new Error(
-        `${path}:${i + 1}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+        `${path}:${i + 1}: not valid JSON (${error instanceof Error ? error.message : String(error)}); ` +
+          'only a torn last line is dropped: repair or delete this line',
       );
     }
   });
-  return out;
+  return torn === undefined ? { lines } : { lines, torn };
+}
+
+/**
+ * Read every record of a metrics.jsonl, naming the file and line on a malformed record. A torn
+ * last line (a process killed while appending it) is skipped and reported to `onTorn`; the
+ * trainer drops it from the file when the run resumes.
+ */
+export function readLog(path: string, onTorn?: (note: string) => void): LogRecord[] {
+  const { lines, torn } = parseJsonl(path);
+  if (torn !== undefined) {
+    onTorn?.(`${path}:${torn.line}: skipped a torn last record (not valid JSON)`);
+  }
+  return lines.map(({ record }) => record as LogRecord);
 }
 
 export interface ProgressOptions {

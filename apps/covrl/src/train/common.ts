@@ -96,8 +96,11 @@ export function mixSeed(...parts: readonly number[]): number {
  * The non-finite guard runs here, BEFORE the optimizer step: a NaN or Inf in any loss term or
  * reward of the loss's metrics, in the scalar loss itself (`loss`), or in the gradient norm
  * (`grad/norm`) throws {@link NonFiniteError} naming the term and `input.step`, and leaves the
- * weights and the optimizer state untouched, so the bad step can reach neither the model nor a
- * checkpoint.
+ * weights and the optimizer state as this update found them: the bad update never reaches the
+ * model. The guard is per update, not per step: with `train.miniBatches` > 1 the earlier
+ * mini-batches of the failing step have already updated the in-memory weights and AdamW moments.
+ * Those reach no checkpoint and no export only because the trainer aborts the run on the error
+ * without saving; the newest checkpoint stays the one from before the failing step.
  */
 export function applyUpdate(
   input: Pick<StepInput, 'model' | 'optimizer' | 'lr' | 'config'> & { readonly step?: number },

@@ -73,110 +73,122 @@ export function covrlRunner(): MethodRunner {
       const form = c.rewardForm as Parameters<typeof answerLikelihoodReward>[0]['form'];
       const chunks = miniBatchRows(rollouts.length, G, config.train.miniBatches);
 
-      // Old scoring with the behaviour parameters, before any update of this step.
-      const olds: OldScores[] = chunks.map(
-        (rows) =>
-          tf.tidy(() => {
+      // Old scoring with the behaviour parameters, before any update of this step. Each
+      // mini-batch's old scores are freed after its update; whatever is left when a step stops
+      // early (a non-finite value in a later mini-batch) is freed in the `finally`, since compare
+      // goes on in this process.
+      const olds: OldScores[] = [];
+      const rawReward = new Array<number>(rollouts.length).fill(0);
+      const answerLogProb = new Array<number>(rollouts.length).fill(0);
+      const valid = rollouts.map((r) => (r.wellFormed && !r.truncated ? 1 : 0));
+      let rewards: number[];
+      let advantages: number[];
+      const parts: Record<string, number>[] = [];
+      try {
+        for (const rows of chunks) {
+          olds.push(
+            tf.tidy(() => {
+              const s = scoreTraces(model, {
+                rollouts: pick(rollouts, rows),
+                contexts,
+                includePosterior: true,
+                answerSpan: 'answer',
+                temperature: config.train.temperature,
+              });
+              const reward = answerLikelihoodReward({
+                answerLogProbs: s.answer.logProbs,
+                answerMask: s.answer.mask,
+                form,
+              });
+              const lp = answerLikelihoodReward({
+                answerLogProbs: s.answer.logProbs,
+                answerMask: s.answer.mask,
+                form: 'log-prob-sum',
+              });
+              const out = {
+                rows,
+                priorTrace: tf.keep(s.priorTrace.logProbs),
+                posteriorTrace: tf.keep((s.posteriorTrace as { logProbs: tf.Tensor2D }).logProbs),
+                reward: Array.from(reward.dataSync()),
+                answerLogProb: Array.from(lp.dataSync()),
+              };
+              return out as unknown as tf.TensorContainer;
+            }) as unknown as OldScores,
+          );
+        }
+
+        for (const o of olds) {
+          o.rows.forEach((r, i) => {
+            rawReward[r] = o.reward[i] as number;
+            answerLogProb[r] = o.answerLogProb[i] as number;
+          });
+        }
+        [rewards, advantages] = tf.tidy(() => {
+          const R = applyInvalidRowRule({
+            rewards: tf.tensor1d(rawReward),
+            valid: tf.tensor1d(valid),
+            groupSize: G,
+            form,
+            margin: c.invalidRewardMargin,
+          });
+          const A = groupAdvantages({
+            rewards: R,
+            groupSize: G,
+            method: c.advantageMethod as 'grpo' | 'dr-grpo' | 'rloo',
+          });
+          return [Array.from(R.dataSync()), Array.from(A.dataSync())];
+        }) as unknown as [number[], number[]];
+
+        olds.forEach((old, k) => {
+          const mb = pick(rollouts, old.rows);
+          const m = applyUpdate(input, () => {
             const s = scoreTraces(model, {
-              rollouts: pick(rollouts, rows),
+              rollouts: mb,
               contexts,
               includePosterior: true,
               answerSpan: 'answer',
               temperature: config.train.temperature,
             });
-            const reward = answerLikelihoodReward({
-              answerLogProbs: s.answer.logProbs,
-              answerMask: s.answer.mask,
-              form,
-            });
-            const lp = answerLikelihoodReward({
-              answerLogProbs: s.answer.logProbs,
-              answerMask: s.answer.mask,
-              form: 'log-prob-sum',
-            });
-            const out = {
-              rows,
-              priorTrace: tf.keep(s.priorTrace.logProbs),
-              posteriorTrace: tf.keep((s.posteriorTrace as { logProbs: tf.Tensor2D }).logProbs),
-              reward: Array.from(reward.dataSync()),
-              answerLogProb: Array.from(lp.dataSync()),
-            };
-            return out as unknown as tf.TensorContainer;
-          }) as unknown as OldScores,
-      );
-
-      const rawReward = new Array<number>(rollouts.length).fill(0);
-      const answerLogProb = new Array<number>(rollouts.length).fill(0);
-      for (const o of olds) {
-        o.rows.forEach((r, i) => {
-          rawReward[r] = o.reward[i] as number;
-          answerLogProb[r] = o.answerLogProb[i] as number;
-        });
-      }
-      const valid = rollouts.map((r) => (r.wellFormed && !r.truncated ? 1 : 0));
-      const [rewards, advantages] = tf.tidy(() => {
-        const R = applyInvalidRowRule({
-          rewards: tf.tensor1d(rawReward),
-          valid: tf.tensor1d(valid),
-          groupSize: G,
-          form,
-          margin: c.invalidRewardMargin,
-        });
-        const A = groupAdvantages({
-          rewards: R,
-          groupSize: G,
-          method: c.advantageMethod as 'grpo' | 'dr-grpo' | 'rloo',
-        });
-        return [Array.from(R.dataSync()), Array.from(A.dataSync())];
-      }) as unknown as [number[], number[]];
-
-      const parts: Record<string, number>[] = [];
-      olds.forEach((old, k) => {
-        const mb = pick(rollouts, old.rows);
-        const m = applyUpdate(input, () => {
-          const s = scoreTraces(model, {
-            rollouts: mb,
-            contexts,
-            includePosterior: true,
-            answerSpan: 'answer',
-            temperature: config.train.temperature,
+            return covrlLoss(
+              {
+                priorLogProbs: s.priorTrace.logProbs,
+                posteriorLogProbs: (s.posteriorTrace as { logProbs: tf.Tensor2D }).logProbs,
+                oldPriorLogProbs: old.priorTrace,
+                oldPosteriorLogProbs: old.posteriorTrace,
+                traceMask: s.priorTrace.mask,
+                answerLogProbs: s.answer.logProbs,
+                answerMask: s.answer.mask,
+                advantages: tf.tensor1d(pick(advantages, old.rows)),
+                rewards: tf.tensor1d(pick(rewards, old.rows)),
+                sampledFromPrior: tf.tensor1d(mb.map((r) => (r.source === 'prior' ? 1 : 0))),
+                truncated: tf.tensor1d(mb.map((r) => (r.truncated ? 1 : 0))),
+                wellFormed: tf.tensor1d(mb.map((r) => (r.wellFormed ? 1 : 0))),
+              },
+              {
+                alpha: sources.alphaEff,
+                priorWeight: c.priorWeight,
+                clipLow: c.clipLow,
+                clipHigh: c.clipHigh,
+                klCoef: c.klCoef,
+                nllCoef: c.nllCoef,
+                logRatioClamp: c.logRatioClamp,
+                aggregation: c.aggregation as 'token-mean',
+                ...(c.klEstimator === 'composite' ? {} : { klEstimator: c.klEstimator as 'k3' }),
+              },
+            );
           });
-          return covrlLoss(
-            {
-              priorLogProbs: s.priorTrace.logProbs,
-              posteriorLogProbs: (s.posteriorTrace as { logProbs: tf.Tensor2D }).logProbs,
-              oldPriorLogProbs: old.priorTrace,
-              oldPosteriorLogProbs: old.posteriorTrace,
-              traceMask: s.priorTrace.mask,
-              answerLogProbs: s.answer.logProbs,
-              answerMask: s.answer.mask,
-              advantages: tf.tensor1d(pick(advantages, old.rows)),
-              rewards: tf.tensor1d(pick(rewards, old.rows)),
-              sampledFromPrior: tf.tensor1d(mb.map((r) => (r.source === 'prior' ? 1 : 0))),
-              truncated: tf.tensor1d(mb.map((r) => (r.truncated ? 1 : 0))),
-              wellFormed: tf.tensor1d(mb.map((r) => (r.wellFormed ? 1 : 0))),
-            },
-            {
-              alpha: sources.alphaEff,
-              priorWeight: c.priorWeight,
-              clipLow: c.clipLow,
-              clipHigh: c.clipHigh,
-              klCoef: c.klCoef,
-              nllCoef: c.nllCoef,
-              logRatioClamp: c.logRatioClamp,
-              aggregation: c.aggregation as 'token-mean',
-              ...(c.klEstimator === 'composite' ? {} : { klEstimator: c.klEstimator as 'k3' }),
-            },
-          );
+          // At α = w the first mini-batch is on-policy for p′: its |log ratio| should be ~0.
+          if (k === 0 && m['ratio/max_abs_log'] !== undefined) {
+            m['ratio/initial_max_abs_log'] = m['ratio/max_abs_log'];
+          }
+          parts.push(m);
+          old.priorTrace.dispose();
+          old.posteriorTrace.dispose();
         });
-        // At α = w the first mini-batch is on-policy for p′: its |log ratio| should be ~0.
-        if (k === 0 && m['ratio/max_abs_log'] !== undefined) {
-          m['ratio/initial_max_abs_log'] = m['ratio/max_abs_log'];
-        }
-        parts.push(m);
-        old.priorTrace.dispose();
-        old.posteriorTrace.dispose();
-      });
+      } finally {
+        // Disposing a disposed tensor is a no-op: this frees only what the loop did not reach.
+        for (const o of olds) tf.dispose([o.priorTrace, o.posteriorTrace]);
+      }
 
       const priorRows = rollouts
         .map((r, i) => (r.source === 'prior' ? i : -1))

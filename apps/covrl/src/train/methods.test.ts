@@ -1,10 +1,11 @@
 /**
  * The method runners on a tiny random-initialised model: the options that used to be accepted and
  * ignored (GRPO's KL to the frozen initial model, RLPR's entropy bonus, CoVRL's α/G warning), the
- * per-term sample rows of CoVRL and VeriFree, and GRPO's training reward being evaluation's
- * verifier.
+ * per-term sample rows of CoVRL and VeriFree, GRPO's training reward being evaluation's
+ * verifier, RLPR scoring no baseline without `rlpr.debias`, and a step stopped by a non-finite
+ * value in any mini-batch freeing every tensor it made.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
 import { createAdamW, createCausalLM, defaultModelConfig } from '@covrl/models';
@@ -16,12 +17,31 @@ import type { ResponseRollout } from '@covrl/sampler';
 import type { Config, Method } from '../config/schema.js';
 import { decodeConfig } from '../config/decode.js';
 import { isCorrect } from '../eval/evaluate.js';
+import { NonFiniteError } from '../run/log.js';
 import { buildTask, ContextCache, makeTokenizer, tagsOf } from '../task.js';
 import type { MethodRunner, StepInput } from './common.js';
+import type * as Common from './common.js';
 import { mixSeed } from './common.js';
 import { covrlRunner } from './covrl.js';
 import { verifreeRunner } from './verifree.js';
 import { grpoRunner, responseEntropy, rlprRunner, verifierRewards } from './response-methods.js';
+
+// `applyUpdate` as it is, except that from its `poisonFrom`-th call (0-based, counted in `calls`)
+// the loss reports `loss/pg` = NaN: the real guard then stops the step before that update.
+const fault = vi.hoisted(() => ({ calls: 0, poisonFrom: Number.POSITIVE_INFINITY }));
+vi.mock('./common.js', async (importOriginal) => {
+  const common = await importOriginal<typeof Common>();
+  const applyUpdate: typeof common.applyUpdate = (input, lossFn) => {
+    const call = fault.calls++;
+    return common.applyUpdate(input, () => {
+      const out = lossFn();
+      return call < fault.poisonFrom
+        ? out
+        : { ...out, metrics: { ...out.metrics, 'loss/pg': Number.NaN } };
+    });
+  };
+  return { ...common, applyUpdate };
+});
 
 const TINY: Record<string, string> = {
   'model.dModel': '16',
@@ -273,4 +293,71 @@ describe('GRPO training reward', () => {
   it('gives malformed responses 0 even with a correct answer (methods.md §6)', () => {
     expect(verifierRewards([row(ex.answer, false), row(undefined)], [ex])).toEqual([0, 0]);
   });
+});
+
+describe('rlpr.debias = false', () => {
+  it('scores no no-reasoning baseline r′, in init or in a step, and logs none', async () => {
+    const config = configOf('rlpr', { 'rlpr.debias': 'false', 'rlpr.stdFilter': 'false' });
+    const model = tinyModel(config);
+    const runner = rlprRunner();
+    const input = stepInput(config, model, 1);
+    runner.init?.({ ...input, examples: input.examples, contexts: input.contexts });
+    const { metrics, samples } = await runStep(runner, config, model);
+    model.dispose();
+    input.done();
+    expect((runner.getState() as { baseline: object }).baseline).toEqual({});
+    expect(metrics).not.toHaveProperty('reward/baseline_mean');
+    expect(Number.isFinite(metrics['reward/raw_prob_mean'])).toBe(true);
+    for (const row of samples) {
+      expect(row).not.toHaveProperty('baseline');
+      // (1 − w)·r + w·format + repetition, r undebiased.
+      const w = config.rlpr.formatWeight;
+      expect(row['reward']).toBeCloseTo(
+        (1 - w) * (row['raw'] as number) +
+          w * (row['format'] as number) +
+          (row['repetition'] as number),
+        6,
+      );
+    }
+  });
+});
+
+describe('a step stopped by a non-finite value', () => {
+  // Two mini-batches, so CoVRL, RLPR and GRPO stop in the second with the first applied and the
+  // second's old (and GRPO's reference) log-probs still held; VeriFree makes one update.
+  const cases: { method: Method; extra: Record<string, string>; runner: () => MethodRunner }[] = [
+    { method: 'covrl', extra: {}, runner: covrlRunner },
+    { method: 'verifree', extra: {}, runner: verifreeRunner },
+    { method: 'rlpr', extra: { 'rlpr.stdFilter': 'false' }, runner: rlprRunner },
+    { method: 'grpo', extra: { 'grpo.klCoef': '0.5' }, runner: grpoRunner },
+  ];
+
+  it.each(cases)(
+    '$method: leaves tf.memory().numTensors where it was before the step',
+    async ({ method, extra, runner: make }) => {
+      const config = configOf(method, { ...extra, 'train.miniBatches': '2' });
+      const model = tinyModel(config);
+      const runner = make();
+      runner.attach?.({ config, model });
+      const input = stepInput(config, model, 1);
+      try {
+        // A clean step first: it creates AdamW's moments, which are the optimizer's to keep.
+        await runner.step(input);
+        const before = tf.memory().numTensors;
+        fault.calls = 0;
+        fault.poisonFrom = method === 'verifree' ? 0 : 1;
+        const error = await runner
+          .step({ ...input, step: 2, seed: mixSeed(config.seed, 2) })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(NonFiniteError);
+        expect((error as NonFiniteError).term).toBe('loss/pg');
+        expect(fault.calls).toBe(fault.poisonFrom + 1); // stopped at the poisoned update
+        expect(tf.memory().numTensors).toBe(before);
+      } finally {
+        fault.poisonFrom = Number.POSITIVE_INFINITY;
+        input.done();
+        model.dispose();
+      }
+    },
+  );
 });

@@ -181,77 +181,87 @@ function update(
   const chunks = miniBatchRows(round.rollouts.length, G, config.train.miniBatches);
   const score = (policy: CausalLM, rows: readonly ResponseRollout[]) =>
     scoreResponses(policy, { rollouts: rows, contexts: round.contexts, temperature });
-  const olds = chunks.map((rows) =>
-    tf.tidy(() => score(model, pick(round.rollouts, rows)).logProbs),
-  );
-  const klCoef = which === 'grpo' ? config.grpo.klCoef : 0;
-  let refs: tf.Tensor2D[] | undefined;
-  if (klCoef > 0) {
-    if (reference === undefined) {
-      tf.dispose(olds);
-      throw new Error(
-        'grpo: grpo.klCoef > 0 needs the frozen initial model, which the trainer hands to the runner (attach) before step 1',
-      );
+  // Each mini-batch's old (and reference) log-probs are freed after its update; whatever is left
+  // when the step stops early (a non-finite value in a later mini-batch) is freed in the
+  // `finally`, since compare goes on in this process.
+  const olds: tf.Tensor2D[] = [];
+  const refs: tf.Tensor2D[] = [];
+  try {
+    for (const rows of chunks) {
+      olds.push(tf.tidy(() => score(model, pick(round.rollouts, rows)).logProbs));
     }
-    refs = withReference(reference, (ref) =>
-      chunks.map((rows) => tf.tidy(() => score(ref, pick(round.rollouts, rows)).logProbs)),
-    );
-  }
-  const entropyCoef = which === 'rlpr' ? config.rlpr.entropyCoef : 0;
-  const traceOnly = which === 'rlpr' && config.rlpr.traceOnlyGradient;
-  const parts = chunks.map((rows, k) => {
-    const mb = pick(round.rollouts, rows);
-    const old = olds[k] as tf.Tensor2D;
-    const m = applyUpdate(input, () => {
-      const s = score(model, mb);
-      let mask = s.mask;
-      if (traceOnly) {
-        // Gradient on the reasoning tokens only (spec §7b option): positions before the end of
-        // the model's own `</think>`.
-        const T = s.mask.shape[1];
-        const lens = mb.map((r) =>
-          traceLength(r, round.contexts[r.exampleIndex] as ExampleContexts),
-        );
-        const keep = tf.less(
-          tf.range(0, T, 1, 'int32').expandDims(0),
-          tf.tensor1d(lens, 'int32').expandDims(1),
-        );
-        mask = tf.mul(s.mask, tf.cast(keep, 'float32'));
-      }
-      const batch = {
-        responseLogProbs: s.logProbs,
-        oldResponseLogProbs: old,
-        responseMask: mask,
-        advantages: tf.tensor1d(pick(advantages, rows)),
-        rewards: tf.tensor1d(pick(rewards, rows)),
-      };
-      if (which === 'rlpr') {
-        return rlprLoss(
-          entropyCoef > 0
-            ? {
-                ...batch,
-                entropy: responseEntropy(model, {
-                  rollouts: mb,
-                  contexts: round.contexts,
-                  temperature,
-                }),
-              }
-            : batch,
-          { clipLow: config.rlpr.clipLow, clipHigh: config.rlpr.clipHigh, entropyCoef },
+    const klCoef = which === 'grpo' ? config.grpo.klCoef : 0;
+    if (klCoef > 0) {
+      if (reference === undefined) {
+        throw new Error(
+          'grpo: grpo.klCoef > 0 needs the frozen initial model, which the trainer hands to the runner (attach) before step 1',
         );
       }
-      const ref = refs?.[k];
-      return grpoLoss(ref === undefined ? batch : { ...batch, refLogProbs: ref }, {
-        clipLow: config.grpo.clipLow,
-        clipHigh: config.grpo.clipHigh,
-        klCoef,
+      withReference(reference, (ref) => {
+        for (const rows of chunks) {
+          refs.push(tf.tidy(() => score(ref, pick(round.rollouts, rows)).logProbs));
+        }
       });
+    }
+    const entropyCoef = which === 'rlpr' ? config.rlpr.entropyCoef : 0;
+    const traceOnly = which === 'rlpr' && config.rlpr.traceOnlyGradient;
+    const parts = chunks.map((rows, k) => {
+      const mb = pick(round.rollouts, rows);
+      const old = olds[k] as tf.Tensor2D;
+      const m = applyUpdate(input, () => {
+        const s = score(model, mb);
+        let mask = s.mask;
+        if (traceOnly) {
+          // Gradient on the reasoning tokens only (spec §7b option): positions before the end of
+          // the model's own `</think>`.
+          const T = s.mask.shape[1];
+          const lens = mb.map((r) =>
+            traceLength(r, round.contexts[r.exampleIndex] as ExampleContexts),
+          );
+          const keep = tf.less(
+            tf.range(0, T, 1, 'int32').expandDims(0),
+            tf.tensor1d(lens, 'int32').expandDims(1),
+          );
+          mask = tf.mul(s.mask, tf.cast(keep, 'float32'));
+        }
+        const batch = {
+          responseLogProbs: s.logProbs,
+          oldResponseLogProbs: old,
+          responseMask: mask,
+          advantages: tf.tensor1d(pick(advantages, rows)),
+          rewards: tf.tensor1d(pick(rewards, rows)),
+        };
+        if (which === 'rlpr') {
+          return rlprLoss(
+            entropyCoef > 0
+              ? {
+                  ...batch,
+                  entropy: responseEntropy(model, {
+                    rollouts: mb,
+                    contexts: round.contexts,
+                    temperature,
+                  }),
+                }
+              : batch,
+            { clipLow: config.rlpr.clipLow, clipHigh: config.rlpr.clipHigh, entropyCoef },
+          );
+        }
+        const ref = refs[k];
+        return grpoLoss(ref === undefined ? batch : { ...batch, refLogProbs: ref }, {
+          clipLow: config.grpo.clipLow,
+          clipHigh: config.grpo.clipHigh,
+          klCoef,
+        });
+      });
+      old.dispose();
+      refs[k]?.dispose();
+      return m;
     });
-    old.dispose();
-    refs?.[k]?.dispose();
-    return m;
-  });
-  return mergeMetrics(parts);
+    return mergeMetrics(parts);
+  } finally {
+    // Disposing a disposed tensor is a no-op: this frees only what the loop did not reach.
+    tf.dispose([...olds, ...refs]);
+  }
 }
 
 /** Index just after the model's own `</think>` in its response ids (the whole row if absent). */
@@ -410,23 +420,29 @@ export function rlprRunner(): MethodRunner {
             }).dataSync(),
           );
         });
-        const base = baselines(input, examples, contexts);
-        const rowBase = rollouts.map((x) => base[x.exampleIndex] as number);
         // Malformed, truncated or not spliced after the model's own <answer>: r = 0, format 0.
         const valid = rollouts.map(
           (x, i) => x.formatValid && !x.truncated && splice[i] === 'own-answer-open',
         );
         const rawValid = raw.map((v, i) => (valid[i] ? v : 0));
-        const debiased = r.debias
-          ? tf.tidy(() =>
-              Array.from(
-                debiasedReward({
-                  reward: tf.tensor1d(rawValid),
-                  baseline: tf.tensor1d(rowBase),
-                }).dataSync(),
-              ),
-            )
-          : rawValid;
+        // r′ only when debiasing: without it no baseline is scored, cached or logged (scoring it
+        // here would freeze r′ at the current, not the initial, model).
+        let rowBase: number[] | undefined;
+        if (r.debias) {
+          const base = baselines(input, examples, contexts);
+          rowBase = rollouts.map((x) => base[x.exampleIndex] as number);
+        }
+        const debiased =
+          rowBase !== undefined
+            ? tf.tidy(() =>
+                Array.from(
+                  debiasedReward({
+                    reward: tf.tensor1d(rawValid),
+                    baseline: tf.tensor1d(rowBase),
+                  }).dataSync(),
+                ),
+              )
+            : rawValid;
         const format = valid.map((v) => (v ? 1 : 0));
         const repetition = rollouts.map((x) =>
           repetitionPenalty({
@@ -443,7 +459,10 @@ export function rlprRunner(): MethodRunner {
         );
         return {
           rewards,
-          terms: { raw: rawValid, baseline: rowBase, debiased, format, repetition },
+          terms:
+            rowBase !== undefined
+              ? { raw: rawValid, baseline: rowBase, debiased, format, repetition }
+              : { raw: rawValid, format, repetition },
         };
       };
 
@@ -541,10 +560,14 @@ export function rlprRunner(): MethodRunner {
         ...mergeMetrics(parts),
         ...rewardStats(all.rewards, G),
         'reward/raw_prob_mean': mean(all.terms['raw'] ?? []),
-        'reward/baseline_mean': mean(all.terms['baseline'] ?? []),
-        'reward/debiased_zero_fraction': mean(
-          (all.terms['debiased'] ?? []).map((d) => (d <= 0 ? 1 : 0)),
-        ),
+        ...(r.debias
+          ? {
+              'reward/baseline_mean': mean(all.terms['baseline'] ?? []),
+              'reward/debiased_zero_fraction': mean(
+                (all.terms['debiased'] ?? []).map((d) => (d <= 0 ? 1 : 0)),
+              ),
+            }
+          : {}),
         'reward/format_mean': mean(all.terms['format'] ?? []),
         'reward/repetition_fraction': mean(
           (all.terms['repetition'] ?? []).map((p) => (p < 0 ? 1 : 0)),

@@ -5,10 +5,14 @@
  * evaluate, checkpoint or log, how to evaluate, or where the run lives may differ; so may
  * `train.steps`, to extend or shorten a run, when the learning rates of the steps already done are
  * the same under the new total (always with a constant schedule past its warm-up; a cosine
- * schedule depends on the total, so it refuses).
+ * schedule depends on the total, so it refuses). The base model must be the one the run started
+ * from ({@link checkResumeBase}).
  */
+import { existsSync } from 'node:fs';
 import { lrAt } from '@covrl/models';
 import type { Config } from '../config/schema.js';
+import { describeBase, sameBase } from '../model-io.js';
+import type { BaseIdentity } from '../model-io.js';
 
 /** One key whose value differs between two configs. */
 export interface ConfigChange {
@@ -123,4 +127,47 @@ export function checkResumeConfig(
     );
   }
   return changes;
+}
+
+const isBaseIdentity = (v: unknown): v is BaseIdentity =>
+  isTree(v) &&
+  typeof v['dir'] === 'string' &&
+  (v['fingerprint'] === null || typeof v['fingerprint'] === 'string');
+
+/**
+ * Check that a checkpoint whose state recorded `saved` as its base may continue from `now`. The
+ * base matters on resume even though the checkpoint holds the weights: a method may keep the
+ * base itself (GRPO's frozen KL reference with `grpo.klCoef` > 0 is the model as loaded, before
+ * the checkpoint is restored), and the finished run's export names it as `trainedFrom`. Throws
+ * naming both bases and what to pass; returns a warning for a checkpoint that records no base
+ * (written by an older covrl), which cannot be checked.
+ */
+export function checkResumeBase(
+  saved: unknown,
+  now: BaseIdentity,
+  where: string,
+): string | undefined {
+  if (saved === undefined) {
+    return `${where} records no base model (written by an older covrl); not checked against ${describeBase(now)}`;
+  }
+  if (!isBaseIdentity(saved)) {
+    throw new Error(
+      `${where}/state.json: field 'base' must be { dir: string, fingerprint: string | null }; the checkpoint is damaged`,
+    );
+  }
+  if (sameBase(saved, now)) return undefined;
+  const how =
+    saved.dir !== now.dir
+      ? existsSync(saved.dir)
+        ? `Pass --base ${saved.dir} to continue it, or start a new run with another --out.`
+        : `That directory no longer exists: put the base back at ${saved.dir} and pass --base ${saved.dir}, or start a new run with another --out.`
+      : `The base at ${saved.dir} was replaced after the run started (its covrl-base.json fingerprint changed): put the original back, or start a new run with another --out.`;
+  throw new Error(
+    [
+      `${where}: cannot resume: the checkpoint was trained from another base model:`,
+      `  checkpoint: ${describeBase(saved)}`,
+      `  now:        ${describeBase(now)}`,
+      how,
+    ].join('\n'),
+  );
 }

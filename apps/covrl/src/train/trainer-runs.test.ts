@@ -3,12 +3,20 @@
  * exports `<run>/model` and `covrl eval` reads it (and checkpoints, and unfinished run
  * directories) through the command code; the log starts with the resolved config and
  * `samples.jsonl` holds each step's completions with their reward terms; `--resume` refuses a
- * missing checkpoint, a fresh start over an existing run and a changed config (naming the keys),
- * and allows the keys that do not change training; RLPR resumes exactly across its std-filter
+ * missing checkpoint, a fresh start over an existing run, a changed config (naming the keys) and
+ * another base model than the one the checkpoint records (naming both), allows the keys that do
+ * not change training, and drops a log line torn by a killed process; RLPR resumes exactly across its std-filter
  * warm-up (the EMA and the frozen baselines are restored); a non-finite term stops a run before
  * the update, logs the stop as an event and keeps the last good checkpoint.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -18,10 +26,16 @@ import type { Config } from '../config/schema.js';
 import { readLog } from '../run/log.js';
 import type { LogRecord } from '../run/log.js';
 import { latestCheckpointStep } from '../checkpoint.js';
-import { loadBase } from '../model-io.js';
+import { baseIdentity, loadBase } from '../model-io.js';
 import { buildTask } from '../task.js';
 import { registerRunCommands } from '../commands/run-commands.js';
-import { pretrainTinyBase, TINY, tinyConfig, useWasm } from '../testing/tiny-run.js';
+import {
+  pretrainTinyBase,
+  randomTinyBase,
+  TINY,
+  tinyConfig,
+  useWasm,
+} from '../testing/tiny-run.js';
 import { train } from './trainer.js';
 import type { MethodRunner } from './common.js';
 import { applyUpdate } from './common.js';
@@ -305,6 +319,66 @@ describe('resume refuses what would not continue the run exactly', () => {
     ) as { message: string };
     expect(event.message).toContain('eval.maxQuestions 2 → 1');
     expect(event.message).toContain('train.steps 3 → 4');
+  });
+
+  it('records the base in each checkpoint and refuses to resume from another, naming both and the flag', async () => {
+    const runDir = join(dir, 'other-base');
+    await run(tinyConfig('grpo'), runDir, { stopAfter: 1 });
+    const state = JSON.parse(
+      readFileSync(join(runDir, 'checkpoints', 'step-000001', 'state.json'), 'utf8'),
+    ) as { base: unknown };
+    expect(state.base).toEqual(baseIdentity(baseDir));
+    expect(state.base).toMatchObject({ dir: baseDir, fingerprint: expect.any(String) });
+    // Another base of the same config (its fingerprint is the same: only the directory differs).
+    const other = await randomTinyBase(join(dir, 'another-base'));
+    const error = await run(tinyConfig('grpo'), runDir, { resume: true, baseDir: other }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(Error);
+    const msg = (error as Error).message;
+    expect(msg).toContain('cannot resume: the checkpoint was trained from another base model');
+    expect(msg).toContain(`checkpoint: ${baseDir} (fingerprint `);
+    expect(msg).toContain(`now:        ${other} (fingerprint `);
+    expect(msg).toContain(`Pass --base ${baseDir} to continue it`);
+    expect(stepRecords(runDir)).toHaveLength(1); // nothing was run or logged
+    // The recorded base continues it, and the run reports it.
+    const out = await run(tinyConfig('grpo'), runDir, { resume: true });
+    expect(out.steps).toBe(3);
+    expect(out.base).toEqual(baseIdentity(baseDir));
+  });
+
+  it('refuses a base replaced in place (same directory, another fingerprint)', async () => {
+    const moved = await randomTinyBase(join(dir, 'replaced-base'));
+    const runDir = join(dir, 'replaced');
+    await run(tinyConfig('grpo'), runDir, { stopAfter: 1, baseDir: moved });
+    const metaPath = join(moved, 'covrl-base.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(metaPath, JSON.stringify({ ...meta, fingerprint: 'another pretraining' }));
+    await expect(run(tinyConfig('grpo'), runDir, { resume: true, baseDir: moved })).rejects.toThrow(
+      `The base at ${moved} was replaced after the run started`,
+    );
+  });
+
+  it('resumes a checkpoint that records no base (older covrl) with a warning, and a torn log line', async () => {
+    const runDir = join(dir, 'no-base-recorded');
+    await run(tinyConfig('grpo'), runDir, { stopAfter: 1 });
+    const statePath = join(runDir, 'checkpoints', 'step-000001', 'state.json');
+    const { base: _base, ...older } = JSON.parse(readFileSync(statePath, 'utf8')) as {
+      base: unknown;
+    };
+    writeFileSync(statePath, JSON.stringify(older));
+    // Killed while appending step 2's record.
+    appendFileSync(join(runDir, 'metrics.jsonl'), '{"type":"step","time":"2026-');
+    const out = await run(tinyConfig('grpo'), runDir, { resume: true });
+    expect(out.steps).toBe(3);
+    const messages = readLog(join(runDir, 'metrics.jsonl')).flatMap((r) =>
+      r.type === 'event' ? [r.message] : [],
+    );
+    expect(messages).toContainEqual(expect.stringMatching(/records no base model.*not checked/));
+    expect(messages).toContainEqual(
+      expect.stringMatching(/metrics\.jsonl:\d+: dropped a torn last record/),
+    );
+    expect(stepRecords(runDir).map((r) => r.step)).toEqual([1, 2, 3]);
   });
 
   it('a new total under a cosine schedule is refused: the steps done would have had other rates', async () => {

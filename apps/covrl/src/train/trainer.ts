@@ -1,11 +1,17 @@
 /**
  * The training loop: the only place that knows the order of a step. Loads the base model,
  * resumes from the newest checkpoint when asked (refusing a checkpoint whose config differs in a
- * key that changes training, see `resume.ts`), runs the method's steps, evaluates, logs every
- * step's metrics, checkpoints atomically, stops on a non-finite loss term, reward or gradient
- * norm before it reaches the weights (keeping the last good checkpoint and logging the stop as an
- * event), on Ctrl-C saves and exits cleanly, and when the last step is done exports the model to
- * `<run>/model` (the layout `covrl pretrain` writes, so `covrl eval --base <run>` reads it).
+ * key that changes training, or that was trained from another base model, see `resume.ts`), runs
+ * the method's steps, evaluates, logs every step's metrics, checkpoints atomically, stops on a
+ * non-finite loss term, reward or gradient norm before that update reaches the weights (keeping
+ * the last good checkpoint and logging the stop as an event), on Ctrl-C saves and exits cleanly,
+ * and when the last step is done exports the model to `<run>/model` (the layout `covrl pretrain`
+ * writes, so `covrl eval --base <run>` reads it).
+ *
+ * The guard is per update, not per step: with `train.miniBatches` > 1 the mini-batches of the
+ * failing step before the bad one have already changed the in-memory weights and AdamW moments.
+ * The run then aborts without saving (and `train` disposes the model it loaded), so neither a
+ * checkpoint nor the export holds them.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,8 +26,15 @@ import { evaluate } from '../eval/evaluate.js';
 import type { SplitResult } from '../report/results.js';
 import { batchAt, buildTask, ContextCache, extraBatchAt, tagsOf } from '../task.js';
 import type { Task } from '../task.js';
-import { baseFingerprint, loadBase, RUN_MODEL_DIR, saveBaseAtomic } from '../model-io.js';
-import { checkResumeConfig, lrOfStep } from './resume.js';
+import {
+  baseFingerprint,
+  baseIdentityOf,
+  loadBase,
+  RUN_MODEL_DIR,
+  saveBaseAtomic,
+} from '../model-io.js';
+import type { BaseIdentity } from '../model-io.js';
+import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
 import { mixSeed } from './common.js';
 import { covrlRunner } from './covrl.js';
@@ -71,6 +84,8 @@ export interface TrainOutcome {
   readonly curves: Record<string, number[]>;
   readonly seconds: number;
   readonly interrupted: boolean;
+  /** The base model this run started from (recorded in its checkpoints). */
+  readonly base: BaseIdentity;
   readonly model: CausalLM;
   readonly tokenizer: Tokenizer;
 }
@@ -140,9 +155,20 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     );
   }
   const task = options.task ?? buildTask(config);
-  const { model, tokenizer, dir: baseDir } = await loadBase(options.baseDir, config.seed);
+  const loadedBase = await loadBase(options.baseDir, config.seed);
+  const { model, tokenizer, dir: baseDir } = loadedBase;
+  const base = baseIdentityOf(loadedBase);
   try {
-    return await trainLoaded(options, { task, model, tokenizer, baseDir, started, tags, ckptDir });
+    return await trainLoaded(options, {
+      task,
+      model,
+      tokenizer,
+      baseDir,
+      base,
+      started,
+      tags,
+      ckptDir,
+    });
   } catch (error) {
     model.dispose();
     throw error;
@@ -154,6 +180,7 @@ interface Loaded {
   readonly model: CausalLM;
   readonly tokenizer: Awaited<ReturnType<typeof loadBase>>['tokenizer'];
   readonly baseDir: string;
+  readonly base: BaseIdentity;
   readonly started: number;
   readonly tags: ReturnType<typeof tagsOf>;
   readonly ckptDir: string;
@@ -171,7 +198,7 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
   });
   const runner = options.runner ?? RUNNERS[config.method]();
   // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
-  const warnings = runner.attach?.({ config, model }) ?? [];
+  const warnings = [...(runner.attach?.({ config, model }) ?? [])];
   const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');
   const contextsOf = (xs: readonly Example[]) => xs.map((x) => cache.get(x));
 
@@ -183,6 +210,8 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
       let changes;
       try {
         changes = checkResumeConfig(ckpt.state.config, config, ckpt.state.step, ckpt.dir);
+        const unchecked = checkResumeBase(ckpt.state.base, loaded.base, ckpt.dir);
+        if (unchecked !== undefined) warnings.push(unchecked);
       } catch (error) {
         tf.dispose([...Object.values(ckpt.weights), ...Object.values(ckpt.optimizer)]);
         throw error;
@@ -192,7 +221,7 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
       tf.dispose([...Object.values(ckpt.weights), ...Object.values(ckpt.optimizer)]);
       runner.setState(ckpt.state.methodState);
       startStep = ckpt.state.step;
-      log.truncateAfter(startStep);
+      for (const note of log.truncateAfter(startStep)) warnings.push(note);
       log.event(
         startStep,
         `resumed from ${ckpt.dir}` +
@@ -253,6 +282,7 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
           rng: { seed: config.seed },
           methodState: runner.getState(),
           config,
+          base: loaded.base,
           ...(metrics !== undefined ? { metricsAtStep: metrics } : {}),
         },
         weights,
@@ -396,6 +426,7 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
     curves,
     seconds: (Date.now() - loaded.started) / 1000,
     interrupted,
+    base: loaded.base,
     model,
     tokenizer,
   };

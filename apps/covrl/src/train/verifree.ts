@@ -82,26 +82,35 @@ export function verifreeRunner(): MethodRunner {
           logProb: lp,
         };
       });
-      const rewardValues = Array.from(await rewards.data());
-      const advValues = Array.from(await advantages.data());
-      const rawValues = Array.from(await rawProb.data());
-      const logProbValues = Array.from(await logProb.data());
-      const m = applyUpdate(input, () => {
-        const s = scoreTraces(model, scoreArgs);
-        return verifreeLoss(
-          {
-            traceLogProbs: s.priorTrace.logProbs,
-            traceMask: s.priorTrace.mask,
-            answerLogProbs: s.answer.logProbs,
-            answerMask: s.answer.mask,
-            advantages,
-            rewards,
-            oldTraceLogProbs: oldTrace,
-          },
-          { answerTermWeight: v.answerTermWeight as 'reward' },
-        );
-      });
-      tf.dispose([rewards, advantages, oldTrace, rawProb, logProb]);
+      let rewardValues: number[];
+      let advValues: number[];
+      let rawValues: number[];
+      let logProbValues: number[];
+      let m: Record<string, number>;
+      try {
+        rewardValues = Array.from(await rewards.data());
+        advValues = Array.from(await advantages.data());
+        rawValues = Array.from(await rawProb.data());
+        logProbValues = Array.from(await logProb.data());
+        m = applyUpdate(input, () => {
+          const s = scoreTraces(model, scoreArgs);
+          return verifreeLoss(
+            {
+              traceLogProbs: s.priorTrace.logProbs,
+              traceMask: s.priorTrace.mask,
+              answerLogProbs: s.answer.logProbs,
+              answerMask: s.answer.mask,
+              advantages,
+              rewards,
+              oldTraceLogProbs: oldTrace,
+            },
+            { answerTermWeight: v.answerTermWeight as 'reward' },
+          );
+        });
+      } finally {
+        // Also when the update stops on a non-finite value: compare goes on in this process.
+        tf.dispose([rewards, advantages, oldTrace, rawProb, logProb]);
+      }
       const stats = rolloutStats(rollouts);
       const metrics: Record<string, number> = {
         ...m,
