@@ -175,15 +175,20 @@ def main(args):
     sampling = []
     with torch.no_grad():
         for b in (16, 64):
-            caches = [dict() for _ in model.blocks]
-            tok = torch.randint(0, 64, (b, 1))
-            t0 = time.perf_counter()
-            for pos in range(args.new_tokens):
-                logits = model(tok, start=pos, caches=caches)[:, -1]
-                tok = torch.multinomial(logits.softmax(-1), 1)
-            secs = time.perf_counter() - t0
+            # Best of SAMPLING_RUNS timed runs after one warm-up run, as the TypeScript side
+            # does: on a shared machine the best run is the one least disturbed by other jobs.
+            best = float('inf')
+            for run in range(1 + SAMPLING_RUNS):
+                caches = [dict() for _ in model.blocks]
+                tok = torch.randint(0, 64, (b, 1))
+                t0 = time.perf_counter()
+                for pos in range(args.new_tokens):
+                    logits = model(tok, start=pos, caches=caches)[:, -1]
+                    tok = torch.multinomial(logits.softmax(-1), 1)
+                if run > 0:
+                    best = min(best, time.perf_counter() - t0)
             sampling.append({'batch': b, 'newTokens': args.new_tokens,
-                             'tokensPerSecond': b * args.new_tokens / secs})
+                             'tokensPerSecond': b * args.new_tokens / best})
     print(json.dumps({
         'torch': torch.__version__, 'threads': args.threads, 'numParameters': params,
         'train': {'batch': args.batch, 'context': 128, 'secondsPerStep': sps,
