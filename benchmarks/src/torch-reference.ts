@@ -106,6 +106,13 @@ function runScript(
         : error instanceof Error
           ? (error.message.split('\n')[0] ?? '')
           : String(error);
+    // A script that started and then failed (python3 and torch present) is a bug to report with
+    // its own last stderr line, not a missing install.
+    const stderr = String((error as { stderr?: unknown } | null)?.stderr ?? '').trim();
+    const lastLine = stderr.split('\n').pop() ?? '';
+    if (/\bError\b|Traceback/.test(stderr) && !/No module named 'torch'/.test(stderr)) {
+      return { json: null, reason: `PyTorch reference failed (${msg}): ${lastLine}` };
+    }
     return { json: null, reason: `PyTorch reference unavailable (${msg}); ${INSTALL}` };
   }
 }

@@ -147,6 +147,9 @@ class GPT(nn.Module):
         return self.final_norm(x) @ self.embed.weight.T
 
 
+SAMPLING_RUNS = 3  # timed sampling runs per batch size after a warm-up; the best one is reported
+
+
 def main(args):
     torch.set_num_threads(args.threads)
     blas = blas_probe()
