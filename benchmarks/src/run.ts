@@ -165,28 +165,47 @@ async function fusedAblation(): Promise<unknown> {
     gather: ['GatherV2'],
   };
   const all = [...FUSED_KERNEL_NAMES, 'Identity', 'GatherV2'] as WasmFusedKernelName[];
-  const timeWith = async (kernels: readonly WasmFusedKernelName[]) => {
-    enableWasmFusedKernels({ kernels });
-    const r = await runModelBench({
-      steps: quick ? 2 : 3,
-      samplingBatches: [64],
-      newTokens: 64,
-      matMulGradient: status.active ? 'flags' : 'auto',
-    });
-    return {
-      trainSecondsPerStep: r.train.secondsPerStep,
-      sampleB64TokensPerSecond: r.sampling[0]?.tokensPerSecond ?? null,
-    };
-  };
-  const withAll = await timeWith(all);
-  const without: Record<string, unknown> = {};
-  for (const [group, names] of Object.entries(groups)) {
-    log(`benchmark: fused kernels without ${group}`);
-    without[group] = await timeWith(all.filter((name) => !names.includes(name)));
+  const variants: [string, readonly WasmFusedKernelName[]][] = [
+    ['withAll', all],
+    ...Object.entries(groups).map(([group, names]): [string, readonly WasmFusedKernelName[]] => [
+      group,
+      all.filter((name) => !names.includes(name)),
+    ]),
+  ];
+  // Differences of 5–10 % are what is measured here, below the drift of one shared-machine run:
+  // every variant runs in ABLATION_ROUNDS interleaved rounds and keeps its best step time and
+  // sampling speed.
+  const best = new Map<string, { trainSecondsPerStep: number; sampleB64TokensPerSecond: number }>();
+  for (let round = 0; round < ABLATION_ROUNDS; round++) {
+    for (const [name, kernels] of variants) {
+      log(
+        `benchmark: fused kernels ${name === 'withAll' ? 'all' : `without ${name}`} (round ${round + 1})`,
+      );
+      enableWasmFusedKernels({ kernels });
+      const r = await runModelBench({
+        steps: quick ? 2 : 4,
+        samplingBatches: [64],
+        newTokens: 64,
+        matMulGradient: status.active ? 'flags' : 'auto',
+      });
+      const previous = best.get(name);
+      const sample = r.sampling[0]?.tokensPerSecond ?? 0;
+      best.set(name, {
+        trainSecondsPerStep: Math.min(
+          previous?.trainSecondsPerStep ?? Infinity,
+          r.train.secondsPerStep,
+        ),
+        sampleB64TokensPerSecond: Math.max(previous?.sampleB64TokensPerSecond ?? 0, sample),
+      });
+    }
   }
   enableWasmFusedKernels();
-  return { withAll, without };
+  const without: Record<string, unknown> = {};
+  for (const group of Object.keys(groups)) without[group] = best.get(group);
+  return { rounds: ABLATION_ROUNDS, withAll: best.get('withAll'), without };
 }
+/** Interleaved rounds of the fused-kernel ablation (best of them is kept per variant). */
+const ABLATION_ROUNDS = quick ? 1 : 2;
 log('benchmark: fused-kernel ablation (each group left out in turn)');
 const ablation = await fusedAblation();
 
