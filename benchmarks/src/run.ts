@@ -167,6 +167,7 @@ async function fusedAblation(): Promise<unknown> {
   const all = [...FUSED_KERNEL_NAMES, 'Identity', 'GatherV2'] as WasmFusedKernelName[];
   const variants: [string, readonly WasmFusedKernelName[]][] = [
     ['withAll', all],
+    ['withNone', []],
     ...Object.entries(groups).map(([group, names]): [string, readonly WasmFusedKernelName[]] => [
       group,
       all.filter((name) => !names.includes(name)),
@@ -202,7 +203,12 @@ async function fusedAblation(): Promise<unknown> {
   enableWasmFusedKernels();
   const without: Record<string, unknown> = {};
   for (const group of Object.keys(groups)) without[group] = best.get(group);
-  return { rounds: ABLATION_ROUNDS, withAll: best.get('withAll'), without };
+  return {
+    rounds: ABLATION_ROUNDS,
+    withAll: best.get('withAll'),
+    withNone: best.get('withNone'),
+    without,
+  };
 }
 /** Interleaved rounds of the fused-kernel ablation (best of them is kept per variant). */
 const ABLATION_ROUNDS = quick ? 1 : 2;
