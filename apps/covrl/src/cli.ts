@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, formatSelection, selectBackend } from './backend.js';
 import { registerRunCommands } from './commands/run-commands.js';
+import { enableWasmEngine } from './runtime.js';
 import { registerDataCommands } from './commands/data.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -35,7 +36,20 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => {
       const { backend } = program.opts<{ backend?: string }>();
       const selection = await selectBackend(backend);
-      console.log(opts.json === true ? JSON.stringify(selection) : formatSelection(selection));
+      // On wasm, also the engine the runs would use (the same calls as initRuntime).
+      const engine = selection.backend === 'wasm' ? enableWasmEngine() : undefined;
+      if (opts.json === true) {
+        console.log(JSON.stringify(engine === undefined ? selection : { ...selection, engine }));
+        return;
+      }
+      const lines = [formatSelection(selection)];
+      if (engine !== undefined) {
+        const state = (active: boolean): string => (active ? 'active' : 'inactive');
+        lines.push(`engine (@covrl/tfjs-wasm-blas):`);
+        lines.push(`  BLAS matmuls   ${state(engine.blas.active)}: ${engine.blas.reason}`);
+        lines.push(`  fused kernels  ${state(engine.fused.active)}: ${engine.fused.reason}`);
+      }
+      console.log(lines.join('\n'));
     });
 
   registerRunCommands(program);

@@ -30,14 +30,23 @@ export async function initRuntime(requested?: string): Promise<RuntimeInfo> {
   const selection = await selectBackend(requested);
   let blas: RuntimeInfo['blas'] = { active: false, reason: `backend ${selection.backend}` };
   let fused: RuntimeInfo['fused'] = { active: false, reason: `backend ${selection.backend}` };
-  if (tf.getBackend() === 'wasm') {
-    const status = enableWasmBlas();
-    blas = { active: status.active, reason: status.reason };
-    const fusedStatus = enableWasmFusedKernels();
-    fused = { active: fusedStatus.active, reason: fusedStatus.reason };
-  }
+  if (tf.getBackend() === 'wasm') ({ blas, fused } = enableWasmEngine());
   current = { backend: tf.getBackend(), blas, fused };
   return current;
+}
+
+/**
+ * Switch on the engine of `@covrl/tfjs-wasm-blas` for the wasm backend: the BLAS matmuls (when an
+ * optimized CBLAS is installed; `COVRL_BLAS=0` declines) and the fused kernels (`COVRL_FUSED=0`
+ * declines). Returns each part's status with the reason.
+ */
+export function enableWasmEngine(): Pick<RuntimeInfo, 'blas' | 'fused'> {
+  const blas = enableWasmBlas();
+  const fused = enableWasmFusedKernels();
+  return {
+    blas: { active: blas.active, reason: blas.reason },
+    fused: { active: fused.active, reason: fused.reason },
+  };
 }
 
 /** One-line description for logs and reports. */
