@@ -352,16 +352,17 @@ const G8 = '[S: CoVRL, VeriFree, RLPR papers] G = 8';
 
 /**
  * Budget presets: how much RL compute a run or comparison spends, each value with its source.
- * `quick` (30 steps of 8 × 8 rollouts, two seeds in `compare`) fits in about four minutes on two
- * cores; `standard` (80 steps of 16 × 8 rollouts, the papers' G = 8, three seeds) in about 25
- * minutes (both measured). Applied over the method preset: a budget key replaces the method's.
+ * `quick` (30 steps of 8 × 8 rollouts, two seeds in `compare`) took 1 min 30 s on two cores with
+ * OpenBLAS and 5 min 37 s without; `standard` (80 steps of 16 × 8 rollouts, the papers' G = 8,
+ * three seeds) 14 min 31 s with OpenBLAS on cores shared with other jobs (all measured
+ * 2026-12-01). Applied over the method preset: a budget key replaces the method's.
  */
 export const BUDGET_ENTRIES: Readonly<Record<BudgetPreset, Readonly<Record<string, Cited>>>> = {
   quick: {
     ...SHARED_BASE,
     'train.steps': cite(
       30,
-      '[OURS] quick budget: every method × 2 seeds in about 4 minutes on 2 cores',
+      '[OURS] quick budget: every method × 2 seeds in 1.5 min on 2 cores with OpenBLAS (5.6 without)',
     ),
     'train.questionsPerStep': cite(8, "[OURS] quick budget (spec §7b's run: 16)"),
     'train.groupSize': cite(8, G8),
