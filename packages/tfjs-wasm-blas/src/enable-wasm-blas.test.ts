@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { disableWasmBlas, enableWasmBlas, wasmBlasStatus } from './enable-wasm-blas.js';
-import { naiveMatMul } from './testing/index.js';
+import { naiveMatMul, seededUniform } from './testing/index.js';
 
 // Whether this machine can run the engine at all (nblas built against an optimized BLAS). The
 // fallback tests run everywhere; BLAS-specific assertions are skipped where it cannot.
@@ -14,19 +14,7 @@ const blasHere = probe.active;
 const stockBatchMatMul = tf.getKernel('BatchMatMul', 'wasm').kernelFunc;
 const stockFusedMatMul = tf.getKernel('_FusedMatMul', 'wasm').kernelFunc;
 
-/** Deterministic uniform(-1, 1) data (mulberry32). */
-function seeded(seed: number, size: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i += 1) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+const seeded = seededUniform;
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((p, s) => p * s, 1);
 

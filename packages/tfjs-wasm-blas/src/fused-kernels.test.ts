@@ -9,6 +9,7 @@ import {
   enableWasmFusedKernels,
   wasmFusedKernelsStatus,
 } from './fused-kernels.js';
+import { seededUniform } from './testing/index.js';
 import { FUSED_KERNELS_SOURCE_SHA256, FUSED_KERNELS_WASM_BASE64 } from './fused-kernels-wasm.js';
 
 /** The `WebAssembly` global as far as used here (the project's lib settings have no DOM types). */
@@ -24,19 +25,7 @@ const WebAssembly = (
   }
 ).WebAssembly;
 
-/** Deterministic uniform(-scale, scale) data (mulberry32). */
-function seeded(seed: number, size: number, scale = 1): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i += 1) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+const seeded = seededUniform;
 
 const GELU_C = 2 * Math.sqrt(2 / Math.PI);
 

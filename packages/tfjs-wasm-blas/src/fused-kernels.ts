@@ -250,191 +250,181 @@ type Kernel = (args: {
   attrs?: Record<string, unknown>;
 }) => TensorInfo | TensorInfo[];
 
-const fusedKernels: Record<(typeof FUSED_KERNEL_NAMES)[number], Kernel> = {
-  CovrlAdamW({ inputs, backend, attrs }) {
-    const k = 'CovrlAdamW';
-    const be = wasmBackend(k, backend);
-    const [p, g, m, v] = floatInputs(k, inputs, ['param', 'grad', 'm', 'v']) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
+/** What a module kernel's `plan` returns: output shapes, and the call given every pointer. */
+interface Plan {
+  /** Output shapes, in the kernel's output order. */
+  readonly outputs: readonly (readonly number[])[];
+  /** Calls the module with the inputs' then the outputs' byte offsets, in order. */
+  readonly call: (m: FusedExports, pointers: readonly number[]) => void;
+}
+
+/**
+ * A kernel of the compiled module: checks its float32 inputs (`names`, in order), lets `plan`
+ * validate shapes and attrs and describe the outputs, allocates them, and calls the module with
+ * every tensor's byte offset. Errors name the kernel and the input or attr. One output is
+ * returned as a tensor, several as an array.
+ */
+function moduleKernel(
+  kernel: string,
+  names: readonly string[],
+  plan: (inputs: TensorInfo[], attrs: Record<string, unknown> | undefined) => Plan,
+): Kernel {
+  return ({ inputs, backend, attrs }) => {
+    const be = wasmBackend(kernel, backend);
+    const ins = floatInputs(kernel, inputs, names);
+    const { outputs, call } = plan(ins, attrs);
+    const outs = outputs.map((shape) => be.makeOutput([...shape], 'float32'));
+    const pointers = [
+      ...ins.map((t, i) => offsetOf(be, t, kernel, names[i] as string)),
+      ...outs.map((t) => offsetOf(be, t, kernel, 'out')),
     ];
-    sameShape(k, p, g, 'param', 'grad');
-    sameShape(k, p, m, 'param', 'm');
-    sameShape(k, p, v, 'param', 'v');
+    call(exportsFor(be), pointers);
+    return outs.length === 1 ? (outs[0] as TensorInfo) : outs;
+  };
+}
+
+/** The shape checks shared by the gradient kernels of a norm: `dy` like `x`, `weight` `[D]`. */
+function normGradShape(kernel: string, [dy, x, w]: TensorInfo[]): { rows: number; d: number } {
+  sameShape(kernel, x as TensorInfo, dy as TensorInfo, 'x', 'dy');
+  return normShape(kernel, x as TensorInfo, w as TensorInfo);
+}
+
+const fusedKernels: Record<(typeof FUSED_KERNEL_NAMES)[number], Kernel> = {
+  CovrlAdamW: moduleKernel('CovrlAdamW', ['param', 'grad', 'm', 'v'], ([p, g, m, v], attrs) => {
+    const k = 'CovrlAdamW';
+    const param = p as TensorInfo;
+    sameShape(k, param, g as TensorInfo, 'param', 'grad');
+    sameShape(k, param, m as TensorInfo, 'param', 'm');
+    sameShape(k, param, v as TensorInfo, 'param', 'v');
     const beta1 = numberAttr(k, attrs, 'beta1');
     const beta2 = numberAttr(k, attrs, 'beta2');
-    const outs = [0, 1, 2].map(() => be.makeOutput([...p.shape], 'float32'));
-    const [pOut, mOut, vOut] = outs as [TensorInfo, TensorInfo, TensorInfo];
-    // 1 − β is computed in float64 and rounded to float32 at the call, as the unfused ops do
-    // when they turn the JS number into a scalar tensor: the results are bit-identical.
-    exportsFor(be).adamw(
-      offsetOf(be, p, k, 'param'),
-      offsetOf(be, g, k, 'grad'),
-      offsetOf(be, m, k, 'm'),
-      offsetOf(be, v, k, 'v'),
-      offsetOf(be, pOut, k, 'out'),
-      offsetOf(be, mOut, k, 'out'),
-      offsetOf(be, vOut, k, 'out'),
-      sizeOf(p.shape),
-      beta1,
-      1 - beta1,
-      beta2,
-      1 - beta2,
-      numberAttr(k, attrs, 'stepSize'),
-      numberAttr(k, attrs, 'epsHat'),
-      numberAttr(k, attrs, 'decay'),
-      attrs?.['applyDecay'] === true ? 1 : 0,
-    );
-    return outs;
-  },
-  CovrlLayerNorm({ inputs, backend, attrs }) {
+    const stepSize = numberAttr(k, attrs, 'stepSize');
+    const epsHat = numberAttr(k, attrs, 'epsHat');
+    const decay = numberAttr(k, attrs, 'decay');
+    const applyDecay = attrs?.['applyDecay'] === true ? 1 : 0;
+    return {
+      outputs: [param.shape, param.shape, param.shape],
+      // 1 − β is computed in float64 and rounded to float32 at the call, as the unfused ops do
+      // when they turn the JS number into a scalar tensor: the results are bit-identical.
+      call: (mod, [pp, pg, pm, pv, po, mo, vo]) =>
+        mod.adamw(
+          pp as number,
+          pg as number,
+          pm as number,
+          pv as number,
+          po as number,
+          mo as number,
+          vo as number,
+          sizeOf(param.shape),
+          beta1,
+          1 - beta1,
+          beta2,
+          1 - beta2,
+          stepSize,
+          epsHat,
+          decay,
+          applyDecay,
+        ),
+    };
+  }),
+  CovrlLayerNorm: moduleKernel('CovrlLayerNorm', ['x', 'weight', 'bias'], ([x, w, b], attrs) => {
     const k = 'CovrlLayerNorm';
-    const be = wasmBackend(k, backend);
-    const [x, w, b] = floatInputs(k, inputs, ['x', 'weight', 'bias']) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-    ];
-    const { rows, d } = normShape(k, x, w);
-    sameShape(k, w, b, 'weight', 'bias');
-    const y = be.makeOutput([...x.shape], 'float32');
-    exportsFor(be).layer_norm(
-      offsetOf(be, x, k, 'x'),
-      offsetOf(be, w, k, 'weight'),
-      offsetOf(be, b, k, 'bias'),
-      offsetOf(be, y, k, 'out'),
-      rows,
-      d,
-      numberAttr(k, attrs, 'epsilon'),
-    );
-    return y;
-  },
-  CovrlLayerNormGrad({ inputs, backend, attrs }) {
+    const { rows, d } = normShape(k, x as TensorInfo, w as TensorInfo);
+    sameShape(k, w as TensorInfo, b as TensorInfo, 'weight', 'bias');
+    const eps = numberAttr(k, attrs, 'epsilon');
+    return {
+      outputs: [(x as TensorInfo).shape],
+      call: (mod, [px, pw, pb, py]) =>
+        mod.layer_norm(px as number, pw as number, pb as number, py as number, rows, d, eps),
+    };
+  }),
+  CovrlLayerNormGrad: moduleKernel('CovrlLayerNormGrad', ['dy', 'x', 'weight'], (ins, attrs) => {
     const k = 'CovrlLayerNormGrad';
-    const be = wasmBackend(k, backend);
-    const [dy, x, w] = floatInputs(k, inputs, ['dy', 'x', 'weight']) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-    ];
-    sameShape(k, x, dy, 'x', 'dy');
-    const { rows, d } = normShape(k, x, w);
-    const dx = be.makeOutput([...x.shape], 'float32');
-    const dw = be.makeOutput([d], 'float32');
-    const db = be.makeOutput([d], 'float32');
-    exportsFor(be).layer_norm_grad(
-      offsetOf(be, dy, k, 'dy'),
-      offsetOf(be, x, k, 'x'),
-      offsetOf(be, w, k, 'weight'),
-      offsetOf(be, dx, k, 'out'),
-      offsetOf(be, dw, k, 'out'),
-      offsetOf(be, db, k, 'out'),
-      rows,
-      d,
-      numberAttr(k, attrs, 'epsilon'),
-    );
-    return [dx, dw, db];
-  },
-  CovrlRmsNorm({ inputs, backend, attrs }) {
+    const { rows, d } = normGradShape(k, ins);
+    const eps = numberAttr(k, attrs, 'epsilon');
+    return {
+      outputs: [(ins[1] as TensorInfo).shape, [d], [d]],
+      call: (mod, [pdy, px, pw, pdx, pdw, pdb]) =>
+        mod.layer_norm_grad(
+          pdy as number,
+          px as number,
+          pw as number,
+          pdx as number,
+          pdw as number,
+          pdb as number,
+          rows,
+          d,
+          eps,
+        ),
+    };
+  }),
+  CovrlRmsNorm: moduleKernel('CovrlRmsNorm', ['x', 'weight'], ([x, w], attrs) => {
     const k = 'CovrlRmsNorm';
-    const be = wasmBackend(k, backend);
-    const [x, w] = floatInputs(k, inputs, ['x', 'weight']) as [TensorInfo, TensorInfo];
-    const { rows, d } = normShape(k, x, w);
-    const y = be.makeOutput([...x.shape], 'float32');
-    exportsFor(be).rms_norm(
-      offsetOf(be, x, k, 'x'),
-      offsetOf(be, w, k, 'weight'),
-      offsetOf(be, y, k, 'out'),
-      rows,
-      d,
-      numberAttr(k, attrs, 'epsilon'),
-    );
-    return y;
-  },
-  CovrlRmsNormGrad({ inputs, backend, attrs }) {
+    const { rows, d } = normShape(k, x as TensorInfo, w as TensorInfo);
+    const eps = numberAttr(k, attrs, 'epsilon');
+    return {
+      outputs: [(x as TensorInfo).shape],
+      call: (mod, [px, pw, py]) =>
+        mod.rms_norm(px as number, pw as number, py as number, rows, d, eps),
+    };
+  }),
+  CovrlRmsNormGrad: moduleKernel('CovrlRmsNormGrad', ['dy', 'x', 'weight'], (ins, attrs) => {
     const k = 'CovrlRmsNormGrad';
-    const be = wasmBackend(k, backend);
-    const [dy, x, w] = floatInputs(k, inputs, ['dy', 'x', 'weight']) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-    ];
-    sameShape(k, x, dy, 'x', 'dy');
-    const { rows, d } = normShape(k, x, w);
-    const dx = be.makeOutput([...x.shape], 'float32');
-    const dw = be.makeOutput([d], 'float32');
-    exportsFor(be).rms_norm_grad(
-      offsetOf(be, dy, k, 'dy'),
-      offsetOf(be, x, k, 'x'),
-      offsetOf(be, w, k, 'weight'),
-      offsetOf(be, dx, k, 'out'),
-      offsetOf(be, dw, k, 'out'),
-      rows,
-      d,
-      numberAttr(k, attrs, 'epsilon'),
-    );
-    return [dx, dw];
-  },
-  CovrlGelu({ inputs, backend }) {
-    const k = 'CovrlGelu';
-    const be = wasmBackend(k, backend);
-    const [x] = floatInputs(k, inputs, ['x']) as [TensorInfo];
-    const y = be.makeOutput([...x.shape], 'float32');
-    exportsFor(be).gelu(offsetOf(be, x, k, 'x'), offsetOf(be, y, k, 'out'), sizeOf(x.shape));
-    return y;
-  },
-  CovrlGeluGrad({ inputs, backend }) {
-    const k = 'CovrlGeluGrad';
-    const be = wasmBackend(k, backend);
-    const [dy, x] = floatInputs(k, inputs, ['dy', 'x']) as [TensorInfo, TensorInfo];
-    sameShape(k, x, dy, 'x', 'dy');
-    const dx = be.makeOutput([...x.shape], 'float32');
-    exportsFor(be).gelu_grad(
-      offsetOf(be, dy, k, 'dy'),
-      offsetOf(be, x, k, 'x'),
-      offsetOf(be, dx, k, 'out'),
-      sizeOf(x.shape),
-    );
-    return dx;
-  },
-  CovrlSiluGate({ inputs, backend }) {
-    const k = 'CovrlSiluGate';
-    const be = wasmBackend(k, backend);
-    const [g, u] = floatInputs(k, inputs, ['gate', 'up']) as [TensorInfo, TensorInfo];
-    sameShape(k, g, u, 'gate', 'up');
-    const y = be.makeOutput([...g.shape], 'float32');
-    exportsFor(be).silu_gate(
-      offsetOf(be, g, k, 'gate'),
-      offsetOf(be, u, k, 'up'),
-      offsetOf(be, y, k, 'out'),
-      sizeOf(g.shape),
-    );
-    return y;
-  },
-  CovrlSiluGateGrad({ inputs, backend }) {
+    const { rows, d } = normGradShape(k, ins);
+    const eps = numberAttr(k, attrs, 'epsilon');
+    return {
+      outputs: [(ins[1] as TensorInfo).shape, [d]],
+      call: (mod, [pdy, px, pw, pdx, pdw]) =>
+        mod.rms_norm_grad(
+          pdy as number,
+          px as number,
+          pw as number,
+          pdx as number,
+          pdw as number,
+          rows,
+          d,
+          eps,
+        ),
+    };
+  }),
+  CovrlGelu: moduleKernel('CovrlGelu', ['x'], ([x]) => ({
+    outputs: [(x as TensorInfo).shape],
+    call: (mod, [px, py]) => mod.gelu(px as number, py as number, sizeOf((x as TensorInfo).shape)),
+  })),
+  CovrlGeluGrad: moduleKernel('CovrlGeluGrad', ['dy', 'x'], ([dy, x]) => {
+    sameShape('CovrlGeluGrad', x as TensorInfo, dy as TensorInfo, 'x', 'dy');
+    const n = sizeOf((x as TensorInfo).shape);
+    return {
+      outputs: [(x as TensorInfo).shape],
+      call: (mod, [pdy, px, pdx]) => mod.gelu_grad(pdy as number, px as number, pdx as number, n),
+    };
+  }),
+  CovrlSiluGate: moduleKernel('CovrlSiluGate', ['gate', 'up'], ([g, u]) => {
+    sameShape('CovrlSiluGate', g as TensorInfo, u as TensorInfo, 'gate', 'up');
+    const n = sizeOf((g as TensorInfo).shape);
+    return {
+      outputs: [(g as TensorInfo).shape],
+      call: (mod, [pg, pu, py]) => mod.silu_gate(pg as number, pu as number, py as number, n),
+    };
+  }),
+  CovrlSiluGateGrad: moduleKernel('CovrlSiluGateGrad', ['dy', 'gate', 'up'], ([dy, g, u]) => {
     const k = 'CovrlSiluGateGrad';
-    const be = wasmBackend(k, backend);
-    const [dy, g, u] = floatInputs(k, inputs, ['dy', 'gate', 'up']) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-    ];
-    sameShape(k, g, u, 'gate', 'up');
-    sameShape(k, g, dy, 'gate', 'dy');
-    const dg = be.makeOutput([...g.shape], 'float32');
-    const du = be.makeOutput([...g.shape], 'float32');
-    exportsFor(be).silu_gate_grad(
-      offsetOf(be, dy, k, 'dy'),
-      offsetOf(be, g, k, 'gate'),
-      offsetOf(be, u, k, 'up'),
-      offsetOf(be, dg, k, 'out'),
-      offsetOf(be, du, k, 'out'),
-      sizeOf(g.shape),
-    );
-    return [dg, du];
-  },
+    sameShape(k, g as TensorInfo, u as TensorInfo, 'gate', 'up');
+    sameShape(k, g as TensorInfo, dy as TensorInfo, 'gate', 'dy');
+    const shape = (g as TensorInfo).shape;
+    return {
+      outputs: [shape, shape],
+      call: (mod, [pdy, pg, pu, pdg, pdu]) =>
+        mod.silu_gate_grad(
+          pdy as number,
+          pg as number,
+          pu as number,
+          pdg as number,
+          pdu as number,
+          sizeOf(shape),
+        ),
+    };
+  }),
   CovrlKvWrite: kvWrite,
 };
 

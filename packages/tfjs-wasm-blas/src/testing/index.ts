@@ -1,6 +1,7 @@
 /**
  * Test helpers of `@covrl/tfjs-wasm-blas` for this and other packages' tests: whether the native
- * BLAS binding loads here (to `it.skipIf` BLAS-only assertions) and a naive matmul oracle.
+ * BLAS binding loads here (to `it.skipIf` BLAS-only assertions), a naive matmul oracle and
+ * seeded test data.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { loadBlas } from '../load-blas.js';
@@ -43,6 +44,23 @@ export function naiveMatMul({
       }
       out[row * n + col] = sum;
     }
+  }
+  return out;
+}
+
+/**
+ * Deterministic uniform(−scale, scale) float32 data from `seed` (the mulberry32 generator), for
+ * reproducible test inputs of `size` values.
+ */
+export function seededUniform(seed: number, size: number, scale = 1): Float32Array {
+  let state = seed >>> 0;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i += 1) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
 }
