@@ -273,12 +273,14 @@ function moduleKernel(
     const be = wasmBackend(kernel, backend);
     const ins = floatInputs(kernel, inputs, names);
     const { outputs, call } = plan(ins, attrs);
+    // Everything that can throw happens before the outputs exist, so an error leaks nothing.
+    const module = exportsFor(be);
     const outs = outputs.map((shape) => be.makeOutput([...shape], 'float32'));
     const pointers = [
       ...ins.map((t, i) => offsetOf(be, t, kernel, names[i] as string)),
       ...outs.map((t) => offsetOf(be, t, kernel, 'out')),
     ];
-    call(exportsFor(be), pointers);
+    call(module, pointers);
     return outs.length === 1 ? (outs[0] as TensorInfo) : outs;
   };
 }
