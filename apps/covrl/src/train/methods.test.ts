@@ -8,7 +8,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
-import { createAdamW, createCausalLM, defaultModelConfig } from '@covrl/models';
+import { createAdamW, createCausalLM } from '@covrl/models';
+import { modelConfigOf } from '../model-io.js';
 import type { CausalLM } from '@covrl/models';
 import { getFamily } from '@covrl/data';
 import type { Example } from '@covrl/data';
@@ -71,17 +72,7 @@ function configOf(method: Method, extra: Record<string, string> = {}): Config {
 const tokenizer = makeTokenizer(tagsOf(configOf('covrl')));
 
 function tinyModel(config: Config, seed = 3): CausalLM {
-  return createCausalLM(
-    defaultModelConfig('gpt2', {
-      vocabSize: tokenizer.vocabSize,
-      dModel: config.model.dModel,
-      nLayers: config.model.nLayers,
-      nHeads: config.model.nHeads,
-      dFf: config.model.dFf,
-      maxContext: config.model.maxContext,
-    }),
-    { seed },
-  );
+  return createCausalLM(modelConfigOf(config, tokenizer.vocabSize), { seed });
 }
 
 /** One step's input for `runner` at `step`, on the task's first training questions. */

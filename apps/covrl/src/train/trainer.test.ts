@@ -8,70 +8,28 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs-core';
-import * as E from 'fp-ts/lib/Either.js';
-import type { Config, Method } from '../config/schema.js';
-import { decodeConfig } from '../config/decode.js';
-import { pretrain } from '../pretrain.js';
+import { TINY, pretrainTinyBase, tinyConfig, useWasm } from '../testing/tiny-run.js';
 import { readLog } from '../run/log.js';
 import { latestCheckpointStep } from '../checkpoint.js';
 import { train } from './trainer.js';
 import type { MethodRunner } from './common.js';
 
-const TINY: Record<string, string> = {
-  'model.dModel': '32',
-  'model.nLayers': '1',
-  'model.nHeads': '2',
-  'model.dFf': '32',
-  'model.maxContext': '128',
-  'data.trainPerFamily': '16',
-  'data.testPerFamily': '4',
-  'train.steps': '3',
-  'train.questionsPerStep': '2',
-  'train.groupSize': '2',
-  'train.maxTraceTokens': '40',
-  'train.maxAnswerTokens': '8',
-  'train.miniBatches': '1',
-  'train.evalEvery': '100',
-  'train.checkpointEvery': '1',
-  'train.lr': '0.01',
-  'eval.samples': '1',
-  'eval.maxQuestions': '2',
-  'eval.maxNewTokens': '24',
-  'data.difficulty': '1',
-  'pretrain.examplesPerFamily': '300',
-  'pretrain.steps': '200',
-  'pretrain.batchSize': '16',
-  'pretrain.lr': '0.01',
-  'pretrain.warmupSteps': '5',
-  'pretrain.evalEvery': '200',
-};
-
-function tinyConfig(method: Method, extra: Record<string, string> = {}): Config {
-  const r = decodeConfig({ method, preset: 'quick', flags: { ...TINY, ...extra } });
-  if (E.isLeft(r)) throw new Error(r.left.join('\n'));
-  return r.right;
-}
-
 let dir: string;
 let baseDir: string;
 
+let restoreBackend: () => Promise<void>;
+
 beforeAll(async () => {
-  // The app's default backend; about 30 times faster than cpu for these models.
-  // IS_TEST's per-kernel leak check misfires on wasm custom-gradient ops (see tf-setup.ts).
-  tf.env().set('IS_TEST', false);
-  await tf.setBackend('wasm');
+  restoreBackend = await useWasm();
   dir = mkdtempSync(join(tmpdir(), 'covrl-train-'));
-  baseDir = join(dir, 'base');
   // A few pretraining steps teach the tiny model the template, so rollouts are often well formed
   // and every method sees a learning signal.
-  await pretrain({ config: tinyConfig('covrl'), out: baseDir, command: 'test', quiet: true });
+  baseDir = await pretrainTinyBase(join(dir, 'base'));
 }, 120_000);
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
-  await tf.setBackend('cpu');
-  tf.env().set('IS_TEST', true);
+  await restoreBackend();
 });
 
 describe('resume', () => {
