@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM, AdamW } from '@covrl/models';
 import { clipByGlobalNorm } from '@covrl/models';
+import { answerLikelihoodReward } from '@covrl/rewards';
 import type { ExampleContexts, Tags, Tokenizer } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
@@ -183,4 +184,22 @@ export function rewardStats(rewards: readonly number[], groupSize: number): Reco
     'reward/std': Math.sqrt(variance),
     'advantage/zero_group_fraction': zeroGroups / Math.max(1, rewards.length / groupSize),
   };
+}
+
+/** A reward form of `answerLikelihoodReward`. */
+export type AnswerRewardForm = Parameters<typeof answerLikelihoodReward>[0]['form'];
+
+/**
+ * The answer-likelihood reward of `form` for a scored answer span (`logProbs`, `mask` `[B, A]`)
+ * and, for the logs, its summed log-likelihood log p(y | x, z), both `[B]`. When `form` is
+ * already `'log-prob-sum'` the two are the same tensor (one reduction, not two).
+ */
+export function answerRewardAndLogProb(
+  answer: { readonly logProbs: tf.Tensor; readonly mask: tf.Tensor },
+  form: AnswerRewardForm,
+): { reward: tf.Tensor1D; logProb: tf.Tensor1D } {
+  const of = (f: AnswerRewardForm): tf.Tensor1D =>
+    answerLikelihoodReward({ answerLogProbs: answer.logProbs, answerMask: answer.mask, form: f });
+  const reward = of(form);
+  return { reward, logProb: form === 'log-prob-sum' ? reward : of('log-prob-sum') };
 }

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { covrlLoss } from '@covrl/objectives';
 import { groupAdvantages } from '@covrl/grpo';
-import { answerLikelihoodReward, applyInvalidRowRule } from '@covrl/rewards';
+import { applyInvalidRowRule } from '@covrl/rewards';
 import {
   assignSources,
   posteriorAnswerLeak,
@@ -16,8 +16,15 @@ import {
   scoreTraces,
 } from '@covrl/sampler';
 import type { TraceRollout } from '@covrl/sampler';
-import type { MethodRunner, StepInput, StepOutput } from './common.js';
-import { applyUpdate, mean, mergeMetrics, miniBatchRows, rewardStats } from './common.js';
+import type { AnswerRewardForm, MethodRunner, StepInput, StepOutput } from './common.js';
+import {
+  answerRewardAndLogProb,
+  applyUpdate,
+  mean,
+  mergeMetrics,
+  miniBatchRows,
+  rewardStats,
+} from './common.js';
 
 /** Detached old-policy scores of one mini-batch, kept until its update. */
 interface OldScores {
@@ -70,7 +77,7 @@ export function covrlRunner(): MethodRunner {
         tokenizer,
         tags,
       });
-      const form = c.rewardForm as Parameters<typeof answerLikelihoodReward>[0]['form'];
+      const form = c.rewardForm as AnswerRewardForm;
       const chunks = miniBatchRows(rollouts.length, G, config.train.miniBatches);
 
       // Old scoring with the behaviour parameters, before any update of this step. Each
@@ -95,16 +102,7 @@ export function covrlRunner(): MethodRunner {
                 answerSpan: 'answer',
                 temperature: config.train.temperature,
               });
-              const reward = answerLikelihoodReward({
-                answerLogProbs: s.answer.logProbs,
-                answerMask: s.answer.mask,
-                form,
-              });
-              const lp = answerLikelihoodReward({
-                answerLogProbs: s.answer.logProbs,
-                answerMask: s.answer.mask,
-                form: 'log-prob-sum',
-              });
+              const { reward, logProb: lp } = answerRewardAndLogProb(s.answer, form);
               const out = {
                 rows,
                 priorTrace: tf.keep(s.priorTrace.logProbs),

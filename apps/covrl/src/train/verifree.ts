@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { verifreeLoss } from '@covrl/objectives';
 import { groupAdvantages } from '@covrl/grpo';
-import { answerLikelihoodReward, applyInvalidRowRule } from '@covrl/rewards';
+import { applyInvalidRowRule } from '@covrl/rewards';
 import { rolloutStats, sampleTraces, scoreTraces } from '@covrl/sampler';
 import type { MethodRunner, StepInput, StepOutput } from './common.js';
-import { applyUpdate, mean, rewardStats } from './common.js';
+import { answerRewardAndLogProb, applyUpdate, mean, rewardStats } from './common.js';
 
 export function verifreeRunner(): MethodRunner {
   return {
@@ -52,16 +52,7 @@ export function verifreeRunner(): MethodRunner {
       // Rewards and advantages are detached: one no-grad pass, then the graded pass of the update.
       const { rewards, advantages, oldTrace, rawProb, logProb } = tf.tidy(() => {
         const s = scoreTraces(model, scoreArgs);
-        const raw = answerLikelihoodReward({
-          answerLogProbs: s.answer.logProbs,
-          answerMask: s.answer.mask,
-          form,
-        });
-        const lp = answerLikelihoodReward({
-          answerLogProbs: s.answer.logProbs,
-          answerMask: s.answer.mask,
-          form: 'log-prob-sum',
-        });
+        const { reward: raw, logProb: lp } = answerRewardAndLogProb(s.answer, form);
         const R = applyInvalidRowRule({
           rewards: raw,
           valid: tf.tensor1d(valid),
