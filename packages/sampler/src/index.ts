@@ -21,27 +21,24 @@ export type {
   TraceRollout,
   SampleTracesArgs,
 } from './hybrid.js';
-export { buildTraceScoreRequest, scoreTraces } from './score.js';
-export type { AnswerSpan, ScoreTracesArgs, TraceScores } from './score.js';
+export { buildTraceScoreRequest, scoreTraces } from './score-traces.js';
+export type { AnswerSpan, ScoreTracesArgs, TraceScores } from './score-traces.js';
 export {
   sampleResponses,
   scoreResponses,
+  checkResponseFormat,
+  extractAnswer,
+  findOwnAnswerOpen,
+} from './responses.js';
+export type { ResponseRollout, SampleResponsesArgs, ScoreResponsesArgs } from './responses.js';
+export {
   scoreRlprSplice,
   buildRlprSpliceRequest,
   scoreRlprBaseline,
   selectAnswerTokensByOffsets,
   buildRlprStringSplice,
-  checkResponseFormat,
-  extractAnswer,
-  findOwnAnswerOpen,
-} from './full.js';
-export type {
-  ResponseRollout,
-  SampleResponsesArgs,
-  ScoreResponsesArgs,
-  SpliceMode,
-  RlprSpliceArgs,
-} from './full.js';
+} from './rlpr-splice.js';
+export type { SpliceMode, RlprSpliceArgs } from './rlpr-splice.js';
 export { rolloutStats, posteriorAnswerLeak } from './stats.js';
 export type { RolloutStats } from './stats.js';
 export { buildVerifreeStringSplice, scoreVerifreeStringSplice } from './verifree-splice.js';

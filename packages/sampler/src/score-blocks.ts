@@ -69,3 +69,20 @@ export function scoreBlocks<K extends string>(
     mask: flat[2 * i + 1] as tf.Tensor2D,
   }));
 }
+
+/**
+ * The optional `temperature` field of a {@link ScoreRequest}: `{}` when undefined, else
+ * `{ temperature }`.
+ *
+ * @throws Error naming `fn` unless the temperature is a finite number > 0 (τ divides the logits).
+ */
+export function temperatureField(
+  fn: string,
+  temperature: number | undefined,
+): { temperature?: number } {
+  if (temperature === undefined) return {};
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new Error(`${fn}: temperature must be a finite number > 0`);
+  }
+  return { temperature };
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildContexts } from './contexts.js';
 import type { ExampleContexts } from './contexts.js';
 import { mulberry32 } from './rng.js';
-import { buildTraceScoreRequest, scoreTraces } from './score.js';
+import { buildTraceScoreRequest, scoreTraces } from './score-traces.js';
 import { DEFAULT_TAGS } from './templates.js';
 import { ScriptedPolicy, TEST_ALPHABET, greedyTokenizer } from './testing/index.js';
 

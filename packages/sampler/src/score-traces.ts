@@ -7,7 +7,7 @@
 import type { ExampleContexts } from './contexts.js';
 import type { Policy, ScoredSpan, ScoreRequest, TokenSpan } from './policy.js';
 import type { TraceRollout } from './hybrid.js';
-import { scoreBlocks } from './scoring.js';
+import { scoreBlocks } from './score-blocks.js';
 
 /** Which tokens of PRIOR-SCORE make up the answer span (methods.md §1 rule 2, §5). */
 export type AnswerSpan = 'answer' | 'answer+close';

@@ -9,8 +9,8 @@
  */
 import type { ExampleContexts } from './contexts.js';
 import type { Policy, ScoredSpan, ScoreRequest, TokenSpan, Tokenizer } from './policy.js';
-import { contextsOfRollouts } from './score.js';
-import { scoreBlocks } from './scoring.js';
+import { contextsOfRollouts } from './score-traces.js';
+import { scoreBlocks } from './score-blocks.js';
 import type { Tags } from './templates.js';
 
 /** One row of the string splice. */
