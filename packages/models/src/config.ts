@@ -20,7 +20,10 @@
  * | `final_norm.weight` / `.bias` | `[D]` | all / gpt2 |
  * | `lm_head.weight` | `[D, V]` | untied heads only (tied heads use `embed.weight`ᵀ) |
  *
- * `hd = D / H` is the head size; `KV = nKvHeads` divides `H` (grouped-query attention).
+ * | `layers.{i}.attn.q_norm.weight`, `.k_norm.weight` | `[hd]` | llama with `qkNorm` (Qwen3) |
+ *
+ * `hd` is the head size: `headDim` when set (Qwen3 may have `H·hd ≠ D`), else `D / H`;
+ * `KV = nKvHeads` divides `H` (grouped-query attention).
  */
 
 /** Decoder family: GPT-2 style, or Llama style (which covers Qwen2 with `qkvBias: true`). */
@@ -51,6 +54,22 @@ export interface ModelConfig {
   readonly tieEmbeddings: boolean;
   /** Standard deviation of the normal initialisation of weights. */
   readonly initStd: number;
+  /**
+   * hd: size of one attention head (llama family only). Optional: absent means `dModel / nHeads`
+   * (which must then divide). Qwen3 configs set it independently of `dModel` (e.g. 128 with
+   * `dModel` 1024 and 16 heads). Must be even (RoPE rotates pairs).
+   */
+  readonly headDim?: number;
+  /**
+   * Qwen3's per-head RMSNorm of queries and keys before RoPE (`q_norm`, `k_norm`, weights `[hd]`,
+   * epsilon `normEps`). Llama family only; absent means false.
+   */
+  readonly qkNorm?: boolean;
+}
+
+/** The head size of `config`: `headDim` when set, else `dModel / nHeads`. */
+export function headDimOf(config: ModelConfig): number {
+  return config.headDim ?? config.dModel / config.nHeads;
 }
 
 /** Defaults for the fields a caller may omit. */
@@ -102,8 +121,27 @@ export function validateModelConfig(config: ModelConfig): ModelConfig {
     const v = config[key];
     if (!Number.isInteger(v) || v < 1) fail(key, `must be a positive integer, got ${String(v)}`);
   }
-  if (config.dModel % config.nHeads !== 0) {
-    fail('nHeads', `must divide dModel (${config.dModel}), got ${config.nHeads}`);
+  if (config.headDim !== undefined) {
+    if (config.family === 'gpt2') {
+      fail('headDim', 'is llama-family only; gpt2 heads are dModel / nHeads (leave it unset)');
+    }
+    if (!Number.isInteger(config.headDim) || config.headDim < 2 || config.headDim % 2 !== 0) {
+      fail('headDim', `must be an even integer ≥ 2 (RoPE rotates pairs), got ${config.headDim}`);
+    }
+  } else if (config.dModel % config.nHeads !== 0) {
+    fail('nHeads', `must divide dModel (${config.dModel}) or set headDim, got ${config.nHeads}`);
+  }
+  if (config.family === 'llama' && headDimOf(config) % 2 !== 0) {
+    fail(
+      config.headDim === undefined ? 'nHeads' : 'headDim',
+      `the llama head size must be even (RoPE rotates pairs), got ${headDimOf(config)}`,
+    );
+  }
+  if (config.qkNorm !== undefined && typeof config.qkNorm !== 'boolean') {
+    fail('qkNorm', `must be a boolean, got ${String(config.qkNorm)}`);
+  }
+  if (config.qkNorm === true && config.family === 'gpt2') {
+    fail('qkNorm', 'q/k norms (Qwen3) are llama-family only');
   }
   if (config.nHeads % config.nKvHeads !== 0) {
     fail('nKvHeads', `must divide nHeads (${config.nHeads}), got ${config.nKvHeads}`);

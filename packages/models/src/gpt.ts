@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MASK_BIAS, attentionBias, causalSelfAttention, decodeAttention } from './attention.js';
 import type { LayerKv } from './attention.js';
+import { headDimOf } from './config.js';
 import type { ModelConfig } from './config.js';
 import { appendLayerKv, writePosition } from './kv-cache.js';
 import type { KvCache } from './kv-cache.js';
@@ -23,17 +24,40 @@ export const ONE_HOT_MAX_ROWS = 512;
 /** The parameters, looked up by canonical name. */
 export type ParameterLookup = (name: string) => tf.Tensor;
 
+/**
+ * A low-rank term added to one projection (LoRA, Hu et al. 2021, arXiv:2106.09685 §4.1):
+ * `y = x·W (+ b) + scale·(drop(x)·a)·b` with `a [in, r]`, `b [r, out]` (PEFT's `lora_A.weight`ᵀ
+ * and `lora_B.weight`ᵀ). `dropout`, when given, maps `x` to its dropped-out copy (training only).
+ */
+export interface LowRankTerm {
+  readonly a: tf.Tensor;
+  readonly b: tf.Tensor;
+  readonly scale: number;
+  readonly dropout?: ((x: tf.Tensor) => tf.Tensor) | undefined;
+}
+
+/**
+ * The adapter of a projection by the canonical name of its weight (`layers.0.attn.q.weight`), or
+ * `undefined` for none. Called on every forward pass (so turning adapters off is immediate).
+ */
+export type AdapterLookup = (
+  weightName: string,
+  differentiable: boolean,
+) => LowRankTerm | undefined;
+
 export class Decoder {
   private readonly headDim: number;
   private readonly gpt2: boolean;
   private readonly training: Blocks;
+  /** Low-rank adapters (set by `CausalLM` when LoRA is attached); `undefined` = none. */
+  adapters: AdapterLookup | undefined;
 
   constructor(
     readonly config: ModelConfig,
     private readonly param: ParameterLookup,
     readonly ops: Ops,
   ) {
-    this.headDim = config.dModel / config.nHeads;
+    this.headDim = headDimOf(config);
     this.gpt2 = config.family === 'gpt2';
     this.training = trainingBlocks(ops);
   }
@@ -53,14 +77,41 @@ export class Decoder {
       : k.rmsNorm(x, this.param(`${prefix}.weight`), this.config.normEps);
   }
 
+  /**
+   * The projection `x·W + b` of the weight named `weight` (bias `bias` when given), plus its
+   * low-rank adapter term when one is attached and enabled.
+   */
+  private proj(k: Blocks, x: tf.Tensor, weight: string, bias?: tf.Tensor): tf.Tensor2D {
+    const y = k.linear(x, this.param(weight), bias);
+    const term = this.adapters?.(weight, k === this.training);
+    if (term === undefined) return y;
+    const xIn = term.dropout === undefined ? x : term.dropout(x);
+    // scale·(x·a)·b: the scale multiplies the small [N, r] product.
+    const low = tf.mul(k.mm(xIn, term.a), term.scale);
+    const delta = k.mm(low, term.b);
+    return tf.add(y, tf.reshape(delta, y.shape)) as tf.Tensor2D;
+  }
+
   private mlp(k: Blocks, h: tf.Tensor, p: string): tf.Tensor2D {
     if (this.gpt2) {
-      const u = k.gelu(k.linear(h, this.param(`${p}mlp.up.weight`), this.param(`${p}mlp.up.bias`)));
-      return k.linear(u, this.param(`${p}mlp.down.weight`), this.param(`${p}mlp.down.bias`));
+      const u = k.gelu(this.proj(k, h, `${p}mlp.up.weight`, this.param(`${p}mlp.up.bias`)));
+      return this.proj(k, u, `${p}mlp.down.weight`, this.param(`${p}mlp.down.bias`));
     }
-    const g = k.mm(h, this.param(`${p}mlp.gate.weight`));
-    const u = k.siluGate(g, k.mm(h, this.param(`${p}mlp.up.weight`)));
-    return k.mm(u, this.param(`${p}mlp.down.weight`));
+    const g = this.proj(k, h, `${p}mlp.gate.weight`);
+    const u = k.siluGate(g, this.proj(k, h, `${p}mlp.up.weight`));
+    return this.proj(k, u, `${p}mlp.down.weight`);
+  }
+
+  /**
+   * Qwen3's RMSNorm over each head of `x [N, heads·hd]` (weight `[hd]`, HF `Qwen3RMSNorm` on the
+   * `[…, heads, hd]` view), before RoPE. Also rank-3 `[1, B, heads·hd]` in decoding.
+   */
+  private headNorm(k: Blocks, x: tf.Tensor, weight: string): tf.Tensor2D {
+    const hd = this.headDim;
+    const flat = tf.reshape(x, [x.size / hd, hd]);
+    const normed = k.rmsNorm(flat, this.param(weight), this.config.normEps);
+    const out: tf.Tensor = tf.reshape(normed, x.shape as number[]);
+    return out as tf.Tensor2D;
   }
 
   /** q, k, v projections of `h [N, D]`, RoPE applied for llama. */
@@ -71,9 +122,13 @@ export class Decoder {
     rope: { cos: tf.Tensor; sin: tf.Tensor } | undefined,
   ): { q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D } {
     const cfg = this.config;
-    let q = k.linear(h, this.param(`${p}attn.q.weight`), this.bias(`${p}attn.q.bias`));
-    let kk = k.linear(h, this.param(`${p}attn.k.weight`), this.bias(`${p}attn.k.bias`));
-    const v = k.linear(h, this.param(`${p}attn.v.weight`), this.bias(`${p}attn.v.bias`));
+    let q = this.proj(k, h, `${p}attn.q.weight`, this.bias(`${p}attn.q.bias`));
+    let kk = this.proj(k, h, `${p}attn.k.weight`, this.bias(`${p}attn.k.bias`));
+    const v = this.proj(k, h, `${p}attn.v.weight`, this.bias(`${p}attn.v.bias`));
+    if (cfg.qkNorm === true) {
+      q = this.headNorm(k, q, `${p}attn.q_norm.weight`);
+      kk = this.headNorm(k, kk, `${p}attn.k_norm.weight`);
+    }
     if (rope !== undefined) {
       q = applyRope(q, cfg.nHeads, rope.cos, rope.sin);
       kk = applyRope(kk, cfg.nKvHeads, rope.cos, rope.sin);
@@ -82,9 +137,10 @@ export class Decoder {
   }
 
   private attnOut(k: Blocks, o: tf.Tensor, p: string): tf.Tensor2D {
-    return k.linear(
+    return this.proj(
+      k,
       o,
-      this.param(`${p}attn.o.weight`),
+      `${p}attn.o.weight`,
       this.gpt2 ? this.param(`${p}attn.o.bias`) : undefined,
     );
   }

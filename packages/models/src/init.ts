@@ -2,6 +2,7 @@
  * Canonical parameter shapes of a {@link ModelConfig} and their seeded initialisation.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { headDimOf } from './config.js';
 import type { ModelConfig } from './config.js';
 import { createRng } from './rng.js';
 
@@ -11,7 +12,7 @@ import { createRng } from './rng.js';
  */
 export function parameterShapes(config: ModelConfig): Record<string, number[]> {
   const { vocabSize: V, dModel: D, nHeads: H, nKvHeads: KV, dFf: F } = config;
-  const hd = D / H;
+  const hd = headDimOf(config);
   const gpt2 = config.family === 'gpt2';
   const qkvBias = gpt2 || config.qkvBias;
   const shapes: Record<string, number[]> = { 'embed.weight': [V, D] };
@@ -27,6 +28,10 @@ export function parameterShapes(config: ModelConfig): Record<string, number[]> {
       shapes[`${p}attn.q.bias`] = [H * hd];
       shapes[`${p}attn.k.bias`] = [KV * hd];
       shapes[`${p}attn.v.bias`] = [KV * hd];
+    }
+    if (config.qkNorm === true) {
+      shapes[`${p}attn.q_norm.weight`] = [hd];
+      shapes[`${p}attn.k_norm.weight`] = [hd];
     }
     shapes[`${p}attn.o.weight`] = [H * hd, D];
     if (gpt2) shapes[`${p}attn.o.bias`] = [D];

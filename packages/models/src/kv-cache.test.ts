@@ -19,6 +19,7 @@ const configs: [string, ModelConfig, number][] = [
   ['gpt2', tinyGpt2Config({ initStd: 0.3 }), 5],
   ['llama GQA untied qkvBias', tinyLlamaConfig({ initStd: 0.3, qkvBias: true }), 3],
   ['llama MHA tied', tinyLlamaConfig({ initStd: 0.3, nKvHeads: 4, tieEmbeddings: true }), 9],
+  ['qwen3 q/k norms, head_dim 6', tinyLlamaConfig({ initStd: 0.3, headDim: 6, qkNorm: true }), 7],
 ];
 
 const prompts = [[1, 7, 3, 3, 12], [4], [2, 9, 14, 0, 6, 6, 1, 8, 11], [15, 15]];

@@ -57,7 +57,52 @@ const qwen2Json = {
   vocab_size: 151936,
 };
 
+// Qwen/Qwen3-0.6B (abridged): head_dim 128 with hidden 1024 and 16 heads, q/k norms, tied.
+const qwen3Json = {
+  architectures: ['Qwen3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  model_type: 'qwen3',
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
 describe('modelConfigFromHf', () => {
+  it('decodes Qwen3: head_dim independent of hidden_size, q/k norms, no q/k/v biases', () => {
+    expect(modelConfigFromHf(qwen3Json)).toEqual({
+      family: 'llama',
+      vocabSize: 151936,
+      dModel: 1024,
+      nLayers: 28,
+      nHeads: 16,
+      nKvHeads: 8,
+      headDim: 128,
+      qkNorm: true,
+      dFf: 3072,
+      maxContext: 40960,
+      normEps: 1e-6,
+      ropeTheta: 1000000,
+      qkvBias: false,
+      tieEmbeddings: true,
+      initStd: 0.02,
+    });
+  });
+
   it('reads a GPT-2 config (n_inner null → 4·n_embd, tied embeddings by default)', () => {
     expect(modelConfigFromHf(gpt2Json, { file: 'gpt2/config.json' })).toEqual({
       family: 'gpt2',
@@ -149,8 +194,33 @@ describe('modelConfigFromHf', () => {
     expect(() =>
       modelConfigFromHf({ ...llamaJson, rope_scaling: { rope_type: 'llama3', factor: 8 } }),
     ).toThrow(/field 'rope_scaling' = .* is not supported/);
-    expect(() => modelConfigFromHf({ ...qwen2Json, head_dim: 128 })).toThrow(/field 'head_dim'/);
-    expect(() => modelConfigFromHf({ ...qwen2Json, head_dim: 64 })).not.toThrow();
+    expect(modelConfigFromHf({ ...qwen2Json, head_dim: 128 }).headDim).toBe(128);
+    expect(modelConfigFromHf({ ...qwen2Json, head_dim: 64 }).headDim).toBeUndefined();
+    expect(() => modelConfigFromHf({ ...qwen2Json, head_dim: 63 })).toThrow(/field 'head_dim'/);
+    expect(() => modelConfigFromHf({ ...qwen3Json, attention_bias: true })).toThrow(
+      /field 'attention_bias'/,
+    );
+    expect(() => modelConfigFromHf({ ...qwen3Json, use_sliding_window: true })).toThrow(
+      /use_sliding_window/,
+    );
+    expect(() =>
+      modelConfigFromHf({ ...qwen3Json, layer_types: ['full_attention', 'sliding_attention'] }),
+    ).toThrow(/field 'layer_types'/);
+    expect(() =>
+      modelConfigFromHf({ ...qwen3Json, layer_types: ['full_attention', 'full_attention'] }),
+    ).not.toThrow();
+    expect(() => modelConfigFromHf({ ...qwen2Json, attention_dropout: 0.1 })).toThrow(
+      /field 'attention_dropout'/,
+    );
+    expect(() => modelConfigFromHf({ ...llamaJson, partial_rotary_factor: 0.5 })).toThrow(
+      /field 'partial_rotary_factor'/,
+    );
+    expect(() =>
+      modelConfigFromHf({ ...qwen2Json, architectures: ['Qwen2ForSequenceClassification'] }),
+    ).toThrow(/field 'architectures'.*Qwen2ForCausalLM/);
+    expect(() => modelConfigFromHf({ ...qwen2Json, model_type: 'qwen2_moe' })).toThrow(
+      /unsupported model_type "qwen2_moe"; supported: gpt2, llama, qwen2, qwen3/,
+    );
     expect(() => modelConfigFromHf({ ...llamaJson, hidden_act: 'gelu' })).toThrow(
       /field 'hidden_act'/,
     );
@@ -242,12 +312,20 @@ describe('modelConfigToHf', () => {
         qkvBias: fc.boolean(),
         tieEmbeddings: fc.boolean(),
         initStd: fc.double({ min: 1e-4, max: 1, noNaN: true }),
+        qwen3: fc.boolean(),
+        wideHeads: fc.boolean(),
       })
       .map((r): ModelConfig => {
-        const nHeads = r.nKvHeads * (r.family === 'gpt2' ? 1 : r.groups);
+        const llama = r.family === 'llama';
+        const nHeads = r.nKvHeads * (llama ? r.groups : 1);
+        // llama heads are even (RoPE); Qwen3-style configs may set head_dim ≠ hidden / heads.
+        const headSize = llama ? 2 * r.headSize : r.headSize;
+        const qwen3 = llama && r.qwen3;
         return defaultModelConfig(r.family, {
+          ...(qwen3 ? { qkNorm: true } : {}),
+          ...(llama && r.wideHeads ? { headDim: headSize + 2 } : {}),
           vocabSize: r.vocabSize,
-          dModel: nHeads * r.headSize,
+          dModel: nHeads * headSize,
           nHeads,
           nKvHeads: r.family === 'gpt2' ? nHeads : r.nKvHeads,
           nLayers: r.nLayers,
@@ -255,7 +333,7 @@ describe('modelConfigToHf', () => {
           maxContext: r.maxContext,
           normEps: r.normEps,
           ropeTheta: r.family === 'gpt2' ? 10000 : r.ropeTheta,
-          qkvBias: r.family === 'gpt2' ? true : r.qkvBias,
+          qkvBias: r.family === 'gpt2' ? true : r.qkvBias && !qwen3,
           tieEmbeddings: r.tieEmbeddings,
           initStd: r.initStd,
         });

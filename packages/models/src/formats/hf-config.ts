@@ -1,14 +1,26 @@
 /**
  * Hugging Face `config.json` ↔ {@link ModelConfig}, for the architectures the decoders implement:
- * `gpt2` (transformers `GPT2Config`), `llama` (`LlamaConfig`) and `qwen2` (`Qwen2Config`).
+ * `gpt2` (transformers `GPT2Config`), `llama` (`LlamaConfig`, SmolLM), `qwen2` (`Qwen2Config`,
+ * Qwen2 and Qwen2.5) and `qwen3` (`Qwen3Config`, dense Qwen3).
  *
  * @packageDocumentation
  */
 import type { ModelConfig } from '../config.js';
-import { validateModelConfig } from '../config.js';
+import { headDimOf, validateModelConfig } from '../config.js';
 
 /** The `model_type` values {@link modelConfigFromHf} accepts. */
-export const SUPPORTED_HF_MODEL_TYPES = Object.freeze(['gpt2', 'llama', 'qwen2'] as const);
+export const SUPPORTED_HF_MODEL_TYPES = Object.freeze(['gpt2', 'llama', 'qwen2', 'qwen3'] as const);
+
+/**
+ * The `architectures` entries each `model_type` accepts (the causal-LM class transformers builds;
+ * the bare `*Model` classes have the same weights without the head prefix handling).
+ */
+const ARCHITECTURES: Readonly<Record<HfModelType, readonly string[]>> = {
+  gpt2: ['GPT2LMHeadModel', 'GPT2Model'],
+  llama: ['LlamaForCausalLM', 'LlamaModel'],
+  qwen2: ['Qwen2ForCausalLM', 'Qwen2Model'],
+  qwen3: ['Qwen3ForCausalLM', 'Qwen3Model'],
+};
 
 /** One of {@link SUPPORTED_HF_MODEL_TYPES}. */
 export type HfModelType = (typeof SUPPORTED_HF_MODEL_TYPES)[number];
@@ -47,17 +59,24 @@ function isDefaultRope(value: unknown): boolean {
  * | (10000, unused) | `rope_theta` (default 10000) | `ropeTheta` |
  * | always true | llama: `attention_bias` (default false); qwen2: true | `qkvBias` |
  * | `tie_word_embeddings` (default true) | `tie_word_embeddings` (default false) | `tieEmbeddings` |
+ * | (D / H) | `head_dim` (default `hidden_size / num_attention_heads`) | `headDim` (set only when it differs) |
+ * | — | qwen3: always (`q_norm`, `k_norm`) | `qkNorm` |
  * | `initializer_range` (default 0.02) | `initializer_range` (default 0.02) | `initStd` |
  *
  * Features the decoders do not implement are rejected instead of silently ignored: `rope_scaling`
  * other than `{ rope_type: 'default' }` (or the legacy `{ type: 'default' }`, transformers' name for
  * no scaling, accepted as plain RoPE), a `head_dim` other than `hidden_size / num_attention_heads`,
  * sliding-window attention (`use_sliding_window: true`), `mlp_bias: true`, a `hidden_act` other
- * than `silu`; for GPT-2 an `activation_function` other than the tanh GELU (`gelu_new`),
+ * than `silu`, an `attention_dropout` other than 0 (training would differ), `layer_types` with an
+ * entry other than `'full_attention'`, `partial_rotary_factor` other than 1, an `architectures`
+ * entry that is not the causal-LM class of the `model_type` (for example
+ * `Qwen2ForSequenceClassification`); for GPT-2 an `activation_function` other than the tanh GELU (`gelu_new`),
  * `scale_attn_weights: false` (the decoder always divides scores by `sqrt(head_dim)`) and
- * `scale_attn_by_inverse_layer_idx: true` (it never divides them by `layer_idx + 1`). Llama's
- * `attention_bias: true` would also put a bias on `o_proj`, which the canonical layout has no slot
- * for, so it is rejected.
+ * `scale_attn_by_inverse_layer_idx: true` (it never divides them by `layer_idx + 1`). Llama's and
+ * Qwen3's `attention_bias: true` would also put a bias on `o_proj`, which the canonical layout has
+ * no slot for, so it is rejected. The `*_pdrop` dropout fields of GPT-2 configs are not applied:
+ * the decoders run without dropout (RL fine-tuning as the methods here do it), which is stated
+ * rather than refused because every GPT-2 checkpoint sets them.
  *
  * @param json - the parsed `config.json`.
  * @param options.file - file name used in error messages.
@@ -106,6 +125,19 @@ export function modelConfigFromHf(
   };
   const unsupported = (field: string, why: string): never =>
     fail(`field '${field}' = ${JSON.stringify(obj[field])} is not supported: ${why}`);
+  if (
+    (SUPPORTED_HF_MODEL_TYPES as readonly unknown[]).includes(modelType) &&
+    has('architectures')
+  ) {
+    const archs = obj['architectures'];
+    const allowed = ARCHITECTURES[modelType as HfModelType];
+    if (!Array.isArray(archs) || archs.some((a) => !allowed.includes(String(a)))) {
+      unsupported(
+        'architectures',
+        `model_type '${String(modelType)}' is loaded as ${allowed.join(' or ')}; other heads are not implemented`,
+      );
+    }
+  }
 
   if (modelType === 'gpt2') {
     const dModel = int('n_embd');
@@ -145,20 +177,29 @@ export function modelConfigFromHf(
       initStd: num('initializer_range', DEFAULT_INIT_STD),
     });
   }
-  if (modelType === 'llama' || modelType === 'qwen2') {
+  if (modelType === 'llama' || modelType === 'qwen2' || modelType === 'qwen3') {
     const dModel = int('hidden_size');
     const nHeads = int('num_attention_heads');
+    const qwen3 = modelType === 'qwen3';
     if (has('rope_scaling') && !isDefaultRope(obj['rope_scaling'])) {
       unsupported(
         'rope_scaling',
         "only plain RoPE is implemented ({ rope_type: 'default' }); remove it or use a model without scaling",
       );
     }
-    if (has('head_dim') && obj['head_dim'] !== dModel / nHeads) {
-      unsupported(
-        'head_dim',
-        `the decoders use hidden_size / num_attention_heads = ${dModel / nHeads}`,
-      );
+    const headDim = int('head_dim', dModel / nHeads);
+    if (headDim % 2 !== 0) unsupported('head_dim', 'RoPE needs an even head size');
+    if (has('partial_rotary_factor') && obj['partial_rotary_factor'] !== 1) {
+      unsupported('partial_rotary_factor', 'RoPE rotates the whole head');
+    }
+    if (num('attention_dropout', 0) !== 0) {
+      unsupported('attention_dropout', 'the decoders run attention without dropout; set it to 0');
+    }
+    if (has('layer_types')) {
+      const types = obj['layer_types'];
+      if (!Array.isArray(types) || types.some((t) => t !== 'full_attention')) {
+        unsupported('layer_types', "only 'full_attention' layers are implemented");
+      }
     }
     if (obj['hidden_act'] !== undefined && obj['hidden_act'] !== 'silu') {
       unsupported('hidden_act', "the llama decoder's gated MLP uses silu");
@@ -168,7 +209,7 @@ export function modelConfigFromHf(
       unsupported('use_sliding_window', 'attention is full causal attention');
     }
     const attentionBias = bool('attention_bias', false);
-    if (modelType === 'llama' && attentionBias) {
+    if (modelType !== 'qwen2' && attentionBias) {
       unsupported('attention_bias', 'it adds a bias to o_proj, which the canonical layout lacks');
     }
     return validateModelConfig({
@@ -185,6 +226,8 @@ export function modelConfigFromHf(
       qkvBias: modelType === 'qwen2',
       tieEmbeddings: bool('tie_word_embeddings', false),
       initStd: num('initializer_range', DEFAULT_INIT_STD),
+      ...(dModel % nHeads !== 0 || headDim !== dModel / nHeads ? { headDim } : {}),
+      ...(qwen3 ? { qkNorm: true } : {}),
     });
   }
   return fail(
@@ -194,7 +237,8 @@ export function modelConfigFromHf(
 
 /**
  * The Hugging Face `config.json` object for a {@link ModelConfig}: `gpt2` for the gpt2 family,
- * `qwen2` for the llama family with `qkvBias`, `llama` otherwise, with the `architectures` entry
+ * `qwen3` for the llama family with `qkNorm` (then `qkvBias` must be false), `qwen2` for the
+ * llama family with `qkvBias`, `llama` otherwise (`head_dim` written when `headDim` is set), with the `architectures` entry
  * transformers needs to pick the causal-LM class. {@link modelConfigFromHf} inverts it exactly
  * (except `ropeTheta` of gpt2 configs, which GPT-2 does not use and is read back as 10000).
  *
@@ -225,10 +269,42 @@ export function modelConfigToHf(config: ModelConfig): Record<string, unknown> {
       torch_dtype: 'float32',
     };
   }
+  const qwen3 = c.qkNorm === true;
+  if (qwen3 && c.qkvBias) {
+    throw new Error(
+      'modelConfigToHf: config has both qkNorm (Qwen3) and qkvBias; Qwen3 has no q/k/v-only biases',
+    );
+  }
   const qwen2 = c.qkvBias;
+  const common = {
+    ...(c.headDim === undefined ? {} : { head_dim: c.headDim }),
+  };
+  if (qwen3) {
+    return {
+      architectures: ['Qwen3ForCausalLM'],
+      model_type: 'qwen3',
+      vocab_size: c.vocabSize,
+      hidden_size: c.dModel,
+      num_hidden_layers: c.nLayers,
+      num_attention_heads: c.nHeads,
+      num_key_value_heads: c.nKvHeads,
+      head_dim: headDimOf(c),
+      intermediate_size: c.dFf,
+      max_position_embeddings: c.maxContext,
+      rms_norm_eps: c.normEps,
+      rope_theta: c.ropeTheta,
+      hidden_act: 'silu',
+      tie_word_embeddings: c.tieEmbeddings,
+      initializer_range: c.initStd,
+      torch_dtype: 'float32',
+      attention_bias: false,
+      use_sliding_window: false,
+    };
+  }
   return {
     architectures: [qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
     model_type: qwen2 ? 'qwen2' : 'llama',
+    ...common,
     vocab_size: c.vocabSize,
     hidden_size: c.dModel,
     num_hidden_layers: c.nLayers,

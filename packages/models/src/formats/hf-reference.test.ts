@@ -157,9 +157,19 @@ function gpt2Reference(hf: Record<string, FloatTensorEntry>, c: ModelConfig, ids
   return linear(h, c.tieEmbeddings ? wte : mat(hf['lm_head.weight'], 'lm_head.weight'));
 }
 
+/** Qwen3RMSNorm over each head of `x [L, heads·hd]`: `hidden_states.view(…, heads, hd)`. */
+const headRmsNorm = (x: Mat, heads: number, hd: number, w: number[], eps: number): Mat =>
+  x.map((row) =>
+    Array.from({ length: heads }, (_, h) =>
+      vec(rmsNorm([row.slice(h * hd, (h + 1) * hd)], w, eps)),
+    ).flat(),
+  );
+
 function llamaReference(hf: Record<string, FloatTensorEntry>, c: ModelConfig, ids: number[]): Mat {
   const T = (n: string): Mat => mat(hf[n], n);
-  const hd = c.dModel / c.nHeads;
+  const hd = c.headDim ?? c.dModel / c.nHeads;
+  const qkNorm = (x: Mat, heads: number, name: string): Mat =>
+    c.qkNorm === true ? headRmsNorm(x, heads, hd, vec(T(name)), c.normEps) : x;
   const embed = T('model.embed_tokens.weight');
   let h: Mat = ids.map((id) => (embed[id] as number[]).slice());
   for (let i = 0; i < c.nLayers; i++) {
@@ -168,13 +178,21 @@ function llamaReference(hf: Record<string, FloatTensorEntry>, c: ModelConfig, id
       c.qkvBias ? vec(T(`${p}self_attn.${n}.bias`)) : undefined;
     const a = rmsNorm(h, vec(T(`${p}input_layernorm.weight`)), c.normEps);
     const q = rope(
-      linear(a, T(`${p}self_attn.q_proj.weight`), bias('q_proj')),
+      qkNorm(
+        linear(a, T(`${p}self_attn.q_proj.weight`), bias('q_proj')),
+        c.nHeads,
+        `${p}self_attn.q_norm.weight`,
+      ),
       c.nHeads,
       hd,
       c.ropeTheta,
     );
     const k = rope(
-      linear(a, T(`${p}self_attn.k_proj.weight`), bias('k_proj')),
+      qkNorm(
+        linear(a, T(`${p}self_attn.k_proj.weight`), bias('k_proj')),
+        c.nKvHeads,
+        `${p}self_attn.k_norm.weight`,
+      ),
       c.nKvHeads,
       hd,
       c.ropeTheta,
@@ -242,6 +260,35 @@ const configs: [string, ModelConfig][] = [
       dFf: 12,
       ropeTheta: 50,
       qkvBias: true,
+    }),
+  ],
+  [
+    'qwen2 (q/k/v biases, GQA 4:2, untied)',
+    defaultModelConfig('llama', {
+      vocabSize: 17,
+      dModel: 16,
+      nHeads: 4,
+      nKvHeads: 2,
+      nLayers: 2,
+      dFf: 20,
+      ropeTheta: 1e6,
+      qkvBias: true,
+      tieEmbeddings: false,
+    }),
+  ],
+  [
+    'qwen3 (q/k norms, GQA 4:2, head_dim 6 with hidden 16, tied)',
+    defaultModelConfig('llama', {
+      vocabSize: 13,
+      dModel: 16,
+      nHeads: 4,
+      nKvHeads: 2,
+      headDim: 6,
+      qkNorm: true,
+      nLayers: 2,
+      dFf: 20,
+      ropeTheta: 1e6,
+      qkvBias: false,
     }),
   ],
 ];

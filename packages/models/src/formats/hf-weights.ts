@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 import type { ModelConfig } from '../config.js';
-import { validateModelConfig } from '../config.js';
+import { headDimOf, validateModelConfig } from '../config.js';
 
 /** A float tensor as plain data: `data.length = Π shape`, row-major. */
 export interface FloatTensorEntry {
@@ -167,7 +167,7 @@ function llamaRules(c: ModelConfig): Rule[] {
   const D = c.dModel;
   const F = c.dFf;
   const V = c.vocabSize;
-  const hd = D / c.nHeads;
+  const hd = headDimOf(c);
   const Q = c.nHeads * hd;
   const KV = c.nKvHeads * hd;
   const copy = (hf: string, canonical: string, shape: number[]): Rule => ({
@@ -200,6 +200,12 @@ function llamaRules(c: ModelConfig): Rule[] {
         copy(`${h}.self_attn.q_proj.bias`, `${l}.attn.q.bias`, [Q]),
         copy(`${h}.self_attn.k_proj.bias`, `${l}.attn.k.bias`, [KV]),
         copy(`${h}.self_attn.v_proj.bias`, `${l}.attn.v.bias`, [KV]),
+      );
+    }
+    if (c.qkNorm === true) {
+      rules.push(
+        copy(`${h}.self_attn.q_norm.weight`, `${l}.attn.q_norm.weight`, [hd]),
+        copy(`${h}.self_attn.k_norm.weight`, `${l}.attn.k_norm.weight`, [hd]),
       );
     }
     rules.push(
@@ -246,7 +252,7 @@ const IGNORED_HF_TENSORS = [
  * - gpt2: the optional `transformer.` prefix is stripped (`GPT2LMHeadModel` checkpoints have it,
  *   `GPT2Model` ones do not); `c_attn` `[D, 3D]` splits column-wise into q, k, v `[D, D]` and its
  *   bias `[3D]` into three `[D]`; the other Conv1D weights are copied as they are `[in, out]`.
- * - llama / qwen2: every `nn.Linear` weight `[out, in]` is transposed to `[in, out]`
+ * - llama / qwen2 / qwen3: every `nn.Linear` weight `[out, in]` is transposed to `[in, out]`
  *   (`lm_head.weight` `[V, D]` → `[D, V]`), norms and biases are copied.
  * - tied embeddings: an `lm_head.weight` in the file is ignored (it equals the embedding);
  *   GPT-2 mask buffers and `rotary_emb.inv_freq` are ignored too.
