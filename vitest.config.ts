@@ -10,6 +10,8 @@ const alias = [
     find: /^@covrl\/([a-z0-9-]+)\/testing$/,
     replacement: `${root}packages/$1/src/testing/index.ts`,
   },
+  // @covrl/utils' Node-only subpath (atomic file writes).
+  { find: /^@covrl\/utils\/node$/, replacement: `${root}packages/utils/src/node/index.ts` },
   { find: /^@covrl\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
 ];
 

@@ -27,6 +27,7 @@ import * as rewards from '@covrl/rewards';
 import * as sampler from '@covrl/sampler';
 import { charTokenizer } from '@covrl/sampler/testing';
 import * as wasmBlas from '@covrl/tfjs-wasm-blas';
+import * as utils from '@covrl/utils';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const PACKAGES = readdirSync(join(root, 'packages'))
@@ -41,6 +42,7 @@ const IMPORTED: Record<string, object> = {
   rewards,
   sampler,
   'tfjs-wasm-blas': wasmBlas,
+  utils,
 };
 
 interface Manifest {
