@@ -37,8 +37,15 @@ export {
   scoreRlprBaseline,
   selectAnswerTokensByOffsets,
   buildRlprStringSplice,
+  buildRlprStringSpliceRequest,
+  scoreRlprStringSplice,
 } from './rlpr-splice.js';
-export type { SpliceMode, RlprSpliceArgs } from './rlpr-splice.js';
+export type {
+  SpliceMode,
+  RlprSpliceArgs,
+  RlprStringSpliceArgs,
+  RlprStringSpliceRequest,
+} from './rlpr-splice.js';
 export { rolloutStats, posteriorAnswerLeak } from './stats.js';
 export type { RolloutStats } from './stats.js';
 export { buildVerifreeStringSplice, scoreVerifreeStringSplice } from './verifree-splice.js';

@@ -7,8 +7,10 @@ import { scoreResponses } from './responses.js';
 import {
   buildRlprSpliceRequest,
   buildRlprStringSplice,
+  buildRlprStringSpliceRequest,
   scoreRlprBaseline,
   scoreRlprSplice,
+  scoreRlprStringSplice,
   selectAnswerTokensByOffsets,
 } from './rlpr-splice.js';
 import { DEFAULT_TAGS } from './templates.js';
@@ -197,5 +199,185 @@ describe('selectAnswerTokensByOffsets', () => {
         answer: '4',
       }),
     ).toBeUndefined();
+  });
+});
+
+describe('RLPR string splice scoring (rlpr.splice = string)', () => {
+  // Pieces that merge across the answer boundaries: ' 4' (leading space + first digit), '2 ' and
+  // 'is ' (last character + the space RLPR inserts before the closing tag).
+  const merging = greedyTokenizer(
+    [...new Set(TEST_ALPHABET), '<think>', '</think>', '<answer>', '</answer>', ' 4', '2 ', 'is '],
+    { eosToken: '<eos>' },
+  );
+  const ctxs = [
+    buildContexts({
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+      question: 'What is 7*6?',
+      answer: '42',
+    }),
+    buildContexts({
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+      question: 'Capital?',
+      answer: 'Paris',
+    }),
+  ];
+  const rollouts = [
+    { exampleIndex: 0, text: '7 sixes</think>\n<answer> 41</answer>' },
+    { exampleIndex: 1, text: 'France</think>\nParis' },
+    { exampleIndex: 1, responseIds: merging.encode('France, so') },
+    { exampleIndex: 0, text: 'a</think>b</think><answer>40</answer>' },
+  ];
+
+  it('re-encodes each response with y spliced in and selects the overlapping tokens, boundary merges included', () => {
+    const out = buildRlprStringSpliceRequest({
+      rollouts,
+      contexts: ctxs,
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+    });
+    expect(out.splice).toEqual([
+      'own-answer-open',
+      'after-think-close',
+      'appended',
+      'own-answer-open',
+    ]);
+    const texts = [
+      'Question: What is 7*6?\n<think>7 sixes</think>\n<answer> 42 </answer>',
+      'Question: Capital?\n<think>France</think>\n<answer>Paris </answer>',
+      'Question: Capital?\n<think>France, so</think>\n<answer>Paris </answer>',
+      'Question: What is 7*6?\n<think>a</think>b</think><answer>42 </answer>',
+    ];
+    // Scored tokens: ' 4' + '2 ' (the leading space and the inserted space ride along);
+    // 'P' 'a' 'r' + 'is ' (twice); '4' + '2 '.
+    const scoredText = [' 42 ', 'Paris ', 'Paris ', '42 '];
+    out.request.sequences.forEach((seq, b) => {
+      expect(seq).toEqual([...merging.encode(texts[b] as string), merging.eosId]);
+      const span = out.request.spans.answer[b] as { start: number; length: number };
+      const indices = out.answerTokenIndices[b] as number[];
+      expect(indices).toEqual(Array.from({ length: span.length }, (_, k) => span.start + k));
+      expect(merging.decode(seq.slice(span.start, span.start + span.length))).toBe(scoredText[b]);
+      // Exactly the tokens whose offsets overlap y.
+      const text = texts[b] as string;
+      const end = text.lastIndexOf(' </answer>');
+      const y = b === 0 || b === 3 ? '42' : 'Paris';
+      const { offsets } = merging.encodeWithOffsets(text);
+      expect(indices).toEqual(
+        selectAnswerTokensByOffsets({
+          offsets,
+          answerCharStart: end - y.length,
+          answerCharEnd: end,
+        }),
+      );
+    });
+    // The id splice scores enc(y) exactly; the string splice scores what the offsets select.
+    const byIds = buildRlprSpliceRequest({
+      rollouts: rollouts.map((r) => ({
+        exampleIndex: r.exampleIndex,
+        responseIds: r.responseIds ?? merging.encode(r.text ?? ''),
+      })),
+      contexts: ctxs,
+    });
+    expect(byIds.request.spans.answer.map((s) => s.length)).toEqual([2, 5, 5, 2]);
+    expect(out.request.spans.answer.map((s) => s.length)).toEqual([2, 4, 4, 2]);
+  });
+
+  it('explicit answers override decode(contexts[i].answer); over-long rows score the baseline', () => {
+    const one = [{ exampleIndex: 0, text: 'x</think>\n<answer>1</answer>' }];
+    const out = buildRlprStringSpliceRequest({
+      rollouts: one,
+      contexts: ctxs,
+      answers: ['6*7', 'Paris'],
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+    });
+    const seq = out.request.sequences[0] as number[];
+    const span = out.request.spans.answer[0] as { start: number; length: number };
+    expect(merging.decode(seq.slice(span.start, span.start + span.length))).toBe('6*7');
+    const tight = buildRlprStringSpliceRequest({
+      rollouts: one,
+      contexts: ctxs,
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+      maxContext: 20,
+    });
+    expect(tight.splice).toEqual(['over-long']);
+    const ctx = ctxs[0] as ExampleContexts;
+    expect(tight.request.sequences[0]).toEqual([
+      ...ctx.baselinePrefix,
+      ...ctx.answer,
+      ...ctx.answerClose,
+    ]);
+    expect(tight.request.spans.answer[0]).toEqual({
+      start: ctx.baselinePrefix.length,
+      length: ctx.answer.length,
+    });
+  });
+
+  it('scoreRlprStringSplice reads log π of exactly the selected tokens, one call, no leaks', () => {
+    const policy = new ScriptedPolicy({ vocabSize: merging.vocabSize, seed: 3 });
+    const before = tf.memory().numTensors;
+    const scored = scoreRlprStringSplice(policy, {
+      rollouts,
+      contexts: ctxs,
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+      temperature: 0.7,
+    });
+    expect(policy.scoreCalls).toBe(1);
+    expect(scored.logProbs.shape).toEqual([4, 4]);
+    const { request } = buildRlprStringSpliceRequest({
+      rollouts,
+      contexts: ctxs,
+      tokenizer: merging,
+      tags: DEFAULT_TAGS,
+    });
+    const lp = scored.logProbs.arraySync();
+    const mask = scored.mask.arraySync();
+    request.sequences.forEach((seq, b) => {
+      const indices = scored.answerTokenIndices[b] as number[];
+      for (let k = 0; k < 4; k++) {
+        const at = indices[k];
+        expect(mask[b]?.[k]).toBe(at === undefined ? 0 : 1);
+        expect(lp[b]?.[k]).toBeCloseTo(
+          at === undefined ? 0 : policy.referenceLogProb(seq, at, 0.7),
+          4,
+        );
+      }
+    });
+    tf.dispose([scored.logProbs, scored.mask]);
+    expect(tf.memory().numTensors).toBe(before);
+    policy.dispose();
+  });
+
+  it('rejects a tokenizer without offsets, missing text, empty answers and non-monotone offsets', () => {
+    const { encodeWithOffsets: _drop, ...noOffsets } = merging;
+    void _drop;
+    const base = { contexts: ctxs, tags: DEFAULT_TAGS };
+    expect(() => buildRlprStringSpliceRequest({ ...base, rollouts, tokenizer: noOffsets })).toThrow(
+      /buildRlprStringSpliceRequest: tokenizer must implement encodeWithOffsets/,
+    );
+    expect(() =>
+      buildRlprStringSpliceRequest({
+        ...base,
+        rollouts: [{ exampleIndex: 0 }],
+        tokenizer: merging,
+      }),
+    ).toThrow(/rollouts\[0\] needs text or responseIds/);
+    expect(() =>
+      buildRlprStringSpliceRequest({ ...base, rollouts, answers: ['', 'x'], tokenizer: merging }),
+    ).toThrow(/answers\[0\] \(for rollouts\[0\]\) must be a non-empty string/);
+    const scrambled = {
+      ...merging,
+      encodeWithOffsets: (text: string) => {
+        const out = merging.encodeWithOffsets(text);
+        // Every token claims the whole text: the selection is every token, including position 0.
+        return { ids: out.ids, offsets: out.offsets.map((): [number, number] => [0, text.length]) };
+      },
+    };
+    expect(() => buildRlprStringSpliceRequest({ ...base, rollouts, tokenizer: scrambled })).toThrow(
+      /not a non-empty contiguous run after position 0/,
+    );
   });
 });

@@ -28,7 +28,7 @@ export type SpliceMode =
 /** Arguments of {@link scoreRlprSplice} and {@link buildRlprSpliceRequest}. */
 export interface RlprSpliceArgs extends ScoreResponsesArgs {
   /**
-   * Rollouts; when `answerOpenEnd` is present (as {@link sampleResponses} sets it, text fallback
+   * Rollouts; when `answerOpenEnd` is present (as `sampleResponses` sets it, text fallback
    * included) it is used as the splice point instead of searching the ids again.
    */
   readonly rollouts: readonly Pick<
@@ -177,12 +177,66 @@ export function selectAnswerTokensByOffsets(args: {
   return selected;
 }
 
+/** One re-encoded RLPR string: its ids (EOS appended when the tokenizer has one) and answer tokens. */
+interface StringSplice {
+  readonly ids: number[];
+  readonly answerTokenIndices: number[];
+}
+
+/**
+ * The RLPR string `head + y + ' ' + answerClose` encoded whole, where `head` is the prompt plus the
+ * response through its answer tag and that tag's trailing whitespace; `undefined` when the response
+ * has no `thinkClose` or no `answerOpen` after its last one.
+ */
+function encodeStringSplice(
+  encodeWithOffsets: NonNullable<Tokenizer['encodeWithOffsets']>,
+  eosId: number | undefined,
+  tags: Tags,
+  promptText: string,
+  responseText: string,
+  answer: string,
+): StringSplice | undefined {
+  const close = responseText.lastIndexOf(tags.thinkClose);
+  if (close < 0) return undefined;
+  const reasoningEnd = close + tags.thinkClose.length;
+  const open = responseText.indexOf(tags.answerOpen, reasoningEnd);
+  if (open < 0) return undefined;
+  const openEnd = open + tags.answerOpen.length;
+  const leading = /^\s*/.exec(responseText.slice(openEnd))?.[0] ?? '';
+  const head = promptText + responseText.slice(0, openEnd) + leading;
+  const full = head + answer + ' ' + tags.answerClose;
+  // Searching backwards from the closing tag, as the reference does (methods.md §2).
+  const answerCharEnd = full.lastIndexOf(' ' + tags.answerClose);
+  const answerCharStart = answerCharEnd - answer.length;
+  const { ids, offsets } = encodeWithOffsets(full);
+  const answerTokenIndices = selectAnswerTokensByOffsets({
+    offsets,
+    answerCharStart,
+    answerCharEnd,
+  });
+  return { ids: eosId === undefined ? ids : [...ids, eosId], answerTokenIndices };
+}
+
+function offsetEncoder(
+  fn: string,
+  tokenizer: Tokenizer,
+): NonNullable<Tokenizer['encodeWithOffsets']> {
+  const encodeWithOffsets = tokenizer.encodeWithOffsets;
+  if (encodeWithOffsets === undefined) {
+    throw new Error(
+      `${fn}: tokenizer must implement encodeWithOffsets for the string splice (rlpr.splice = 'string'); use the id splice (scoreRlprSplice) otherwise`,
+    );
+  }
+  return encodeWithOffsets.bind(tokenizer);
+}
+
 /**
  * RLPR's faithful string splice (`rlpr.splice = 'string'`, methods.md §2) [S: RLPR reference
  * code]: the string `prompt + response[..last thinkClose] + own text up to and including the
  * model's answerOpen + its leading whitespace + y + ' ' + answerClose`, encoded whole with offsets
  * (EOS id appended when the tokenizer has one), and the indices of the tokens overlapping `y`
  * (found searching backwards from the closing tag). Only the reward uses this re-encoded sequence.
+ * {@link scoreRlprStringSplice} scores it.
  *
  * @returns `undefined` when the response has no `thinkClose` or no `answerOpen` after it
  *   (malformed: reward 0).
@@ -199,30 +253,176 @@ export function buildRlprStringSplice(args: {
 }): { ids: number[]; answerTokenIndices: number[] } | undefined {
   const fn = 'buildRlprStringSplice';
   const { tokenizer, tags, promptText, responseText, answer } = args;
-  if (tokenizer.encodeWithOffsets === undefined) {
-    throw new Error(`${fn}: tokenizer must implement encodeWithOffsets for the string splice`);
-  }
+  const encodeWithOffsets = offsetEncoder(fn, tokenizer);
   if (answer.length === 0) throw new Error(`${fn}: answer must be non-empty`);
-  const close = responseText.lastIndexOf(tags.thinkClose);
-  if (close < 0) return undefined;
-  const reasoningEnd = close + tags.thinkClose.length;
-  const open = responseText.indexOf(tags.answerOpen, reasoningEnd);
-  if (open < 0) return undefined;
-  const openEnd = open + tags.answerOpen.length;
-  const leading = /^\s*/.exec(responseText.slice(openEnd))?.[0] ?? '';
-  const head = promptText + responseText.slice(0, openEnd) + leading;
-  const full = head + answer + ' ' + tags.answerClose;
-  const closeAt = full.lastIndexOf(' ' + tags.answerClose);
-  const answerCharEnd = closeAt;
-  const answerCharStart = answerCharEnd - answer.length;
-  const { ids, offsets } = tokenizer.encodeWithOffsets(full);
-  const answerTokenIndices = selectAnswerTokensByOffsets({
-    offsets,
-    answerCharStart,
-    answerCharEnd,
+  return encodeStringSplice(
+    encodeWithOffsets,
+    tokenizer.eosId,
+    tags,
+    promptText,
+    responseText,
+    answer,
+  );
+}
+
+/** Arguments of {@link scoreRlprStringSplice} and {@link buildRlprStringSpliceRequest}. */
+export interface RlprStringSpliceArgs {
+  /**
+   * Sampled responses: `text` (the decoded response, as `sampleResponses` sets it) or, when
+   * absent, `tokenizer.decode(responseIds)`. One of the two is required.
+   */
+  readonly rollouts: readonly {
+    readonly exampleIndex: number;
+    readonly text?: string;
+    readonly responseIds?: readonly number[];
+  }[];
+  readonly contexts: readonly ExampleContexts[];
+  /**
+   * Reference answer text per example (`answers[rollout.exampleIndex]`), the `y` that
+   * `contexts[i].answer` encodes. Default `tokenizer.decode(contexts[i].answer)`.
+   */
+  readonly answers?: readonly string[];
+  /** Must implement `encodeWithOffsets` (character offsets in UTF-16 units). */
+  readonly tokenizer: Tokenizer;
+  readonly tags: Tags;
+  /** Scoring temperature = sampling temperature (methods.md §3.1). Default 1. */
+  readonly temperature?: number;
+}
+
+/** Output of {@link buildRlprStringSpliceRequest}. */
+export interface RlprStringSpliceRequest {
+  /** One re-encoded sequence per rollout; span `answer` covers its answer tokens. */
+  readonly request: ScoreRequest<'answer'>;
+  /** How each row was spliced (same meaning as in {@link scoreRlprSplice}). */
+  readonly splice: SpliceMode[];
+  /**
+   * Per row, the indices (into `request.sequences[b]`) of the tokens whose character offsets
+   * overlap `y`: a contiguous run, the `answer` span. For `'over-long'` rows, the `enc(y)` span
+   * of the baseline sequence.
+   */
+  readonly answerTokenIndices: number[][];
+}
+
+/**
+ * The pure request of {@link scoreRlprStringSplice}: for each rollout, the RLPR string of
+ * {@link buildRlprStringSplice} with `prompt = tokenizer.decode(contexts[i].priorPrefix)`, its
+ * re-encoded ids as the sequence and the answer tokens selected by character offsets as the
+ * `answer` span `{ start: first index, length: count }`.
+ *
+ * Rows the reference gives reward 0 are still scored, so the raw probability can be logged, and
+ * flagged in `splice` as the id splice does: no own `answerOpen` after the last `thinkClose` →
+ * `'after-think-close'` (the response through `thinkClose` + `separator + answerOpen`); no
+ * `thinkClose` → `'appended'` (the whole response + `thinkClose + separator + answerOpen`); a
+ * re-encoded sequence longer than `maxContext` → `'over-long'`, scoring the RLPR-BASELINE ids
+ * `baselinePrefix ‖ enc(y) ‖ enc(answerClose)` instead.
+ *
+ * @throws Error naming `buildRlprStringSpliceRequest` when the tokenizer has no
+ *   `encodeWithOffsets`, a rollout has neither `text` nor `responseIds`, an answer is missing or
+ *   empty, or the selected answer tokens are empty, not contiguous or start at index 0 (offsets
+ *   that are not monotone: the tokenizer's offset mapping is broken).
+ */
+export function buildRlprStringSpliceRequest(
+  args: RlprStringSpliceArgs & { readonly maxContext?: number },
+): RlprStringSpliceRequest {
+  const fn = 'buildRlprStringSpliceRequest';
+  const { tokenizer, tags } = args;
+  const encodeWithOffsets = offsetEncoder(fn, tokenizer);
+  const perRow = contextsOfRollouts(fn, args.rollouts, args.contexts);
+  const maxContext = args.maxContext ?? Number.POSITIVE_INFINITY;
+  const sequences: number[][] = [];
+  const answer: TokenSpan[] = [];
+  const splice: SpliceMode[] = [];
+  const answerTokenIndices: number[][] = [];
+  args.rollouts.forEach((rollout, b) => {
+    const ctx = perRow[b] as ExampleContexts;
+    const y =
+      args.answers === undefined
+        ? tokenizer.decode(ctx.answer)
+        : args.answers[rollout.exampleIndex];
+    if (typeof y !== 'string' || y.length === 0) {
+      throw new Error(
+        `${fn}: answers[${rollout.exampleIndex}] (for rollouts[${b}]) must be a non-empty string`,
+      );
+    }
+    let text = rollout.text;
+    if (text === undefined) {
+      if (rollout.responseIds === undefined) {
+        throw new Error(`${fn}: rollouts[${b}] needs text or responseIds`);
+      }
+      text = tokenizer.decode(rollout.responseIds);
+    }
+    const prompt = tokenizer.decode(ctx.priorPrefix);
+    const encode = (response: string): StringSplice | undefined =>
+      encodeStringSplice(encodeWithOffsets, tokenizer.eosId, tags, prompt, response, y);
+    let mode: SpliceMode = 'own-answer-open';
+    let built = encode(text);
+    if (built === undefined) {
+      const close = text.lastIndexOf(tags.thinkClose);
+      const suffix = tags.separator + tags.answerOpen;
+      mode = close >= 0 ? 'after-think-close' : 'appended';
+      built =
+        close >= 0
+          ? encode(text.slice(0, close + tags.thinkClose.length) + suffix)
+          : encode(text + tags.thinkClose + suffix);
+    }
+    if (built === undefined) {
+      throw new Error(
+        `${fn}: rollouts[${b}]: the fallback splice has no answer tag (tags.answerOpen occurs in tags.thinkClose?)`,
+      );
+    }
+    if (built.ids.length > maxContext) {
+      const start = ctx.baselinePrefix.length;
+      sequences.push([...ctx.baselinePrefix, ...ctx.answer, ...ctx.answerClose]);
+      answer.push({ start, length: ctx.answer.length });
+      answerTokenIndices.push(ctx.answer.map((_, k) => start + k));
+      splice.push('over-long');
+      return;
+    }
+    const selected = built.answerTokenIndices;
+    const first = selected[0];
+    if (first === undefined || first < 1 || selected.some((index, k) => index !== first + k)) {
+      throw new Error(
+        `${fn}: rollouts[${b}]: the tokens overlapping the answer are [${selected.join(', ')}], not a non-empty contiguous run after position 0; the tokenizer's encodeWithOffsets returned offsets that are not monotone`,
+      );
+    }
+    sequences.push(built.ids);
+    answer.push({ start: first, length: selected.length });
+    answerTokenIndices.push(selected);
+    splice.push(mode);
   });
   return {
-    ids: tokenizer.eosId === undefined ? ids : [...ids, tokenizer.eosId],
+    request: { sequences, spans: { answer }, ...temperatureField(fn, args.temperature) },
+    splice,
     answerTokenIndices,
   };
+}
+
+/**
+ * RLPR's faithful string-splice scoring (`rlpr.splice = 'string'`, methods.md §2, §6 reward step
+ * 1) [S: RLPR reference code]: the counterpart of {@link scoreRlprSplice} for the string mode.
+ * Each response's text is re-encoded with the reference answer spliced in
+ * ({@link buildRlprStringSpliceRequest}), the answer tokens are the ones whose character offsets
+ * overlap `y` (boundary tokens merging whitespace or punctuation with `y` included, tags
+ * excluded), and their log-probs `log π(s_j | s_<j)` are read in one `policy.scoreTokens` call.
+ * Only the reward uses these re-encoded ids; the policy gradient uses the sampled ids
+ * (`scoreResponses`).
+ *
+ * Same output shape and flags as {@link scoreRlprSplice}, so the two are interchangeable: rows
+ * flagged other than `'own-answer-open'` are malformed or over-long and get `r = 0` in RLPR.
+ *
+ * @returns `{ logProbs, mask }` `[B, A]` (A = most answer tokens of a row), `splice` `[B]` and
+ *   `answerTokenIndices` (per row, the scored positions of the re-encoded sequence).
+ */
+export function scoreRlprStringSplice(
+  policy: Policy,
+  args: RlprStringSpliceArgs,
+): ScoredSpan & { readonly splice: SpliceMode[]; readonly answerTokenIndices: number[][] } {
+  const { request, splice, answerTokenIndices } = buildRlprStringSpliceRequest({
+    ...args,
+    maxContext: policy.maxContext,
+  });
+  const [out] = scoreBlocks('scoreRlprStringSplice', policy, request, [
+    { key: 'answer', rowStart: 0, rows: args.rollouts.length },
+  ]);
+  return { ...(out as ScoredSpan), splice, answerTokenIndices };
 }
