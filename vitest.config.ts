@@ -10,8 +10,9 @@ const alias = [
     find: /^@covrl\/([a-z0-9-]+)\/testing$/,
     replacement: `${root}packages/$1/src/testing/index.ts`,
   },
-  // @covrl/utils' Node-only subpath (atomic file writes).
+  // @covrl/utils' subpaths: Node-only atomic file writes, and the TF.js-free seeded RNG.
   { find: /^@covrl\/utils\/node$/, replacement: `${root}packages/utils/src/node/index.ts` },
+  { find: /^@covrl\/utils\/rng$/, replacement: `${root}packages/utils/src/rng.ts` },
   { find: /^@covrl\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
 ];
 
