@@ -17,6 +17,8 @@ import { Decoder } from './gpt.js';
 import { initWeights, parameterShapes } from './init.js';
 import { createOps } from './layers.js';
 import type { MatMulGradientMode } from './layers.js';
+import { LoraAdapters } from './lora.js';
+import type { LoraConfig } from './lora.js';
 import { checkIds, scoreTokensWith } from './score.js';
 
 /** Options of {@link createCausalLM}. */
@@ -90,6 +92,7 @@ export class CausalLM implements Policy {
   private readonly decoder: Decoder;
   private readonly generateOptions: GenerateOptions;
   private disposed = false;
+  private adapters: LoraAdapters | undefined;
 
   constructor(
     readonly config: ModelConfig,
@@ -124,10 +127,115 @@ export class CausalLM implements Policy {
     if (this.disposed) throw new Error(`CausalLM.${fn}: the model was disposed`);
   }
 
-  /** The trainable variables by canonical name (the model owns them). */
+  /**
+   * The base parameters by canonical name (the model owns them). Without LoRA these are the
+   * trainable variables; with LoRA attached they are frozen (`trainable: false`) and
+   * {@link CausalLM.trainableVariables} returns the adapters instead.
+   */
   variables(): ReadonlyMap<string, tf.Variable> {
     this.alive('variables');
     return this.vars;
+  }
+
+  /**
+   * What an optimizer should update: the LoRA adapter variables (`lora:<module>.A` / `.B`) when
+   * {@link CausalLM.addLora} attached adapters, else every base parameter ({@link
+   * CausalLM.variables}). `computeGradients` differentiates with respect to exactly these, so a
+   * frozen base gets no gradients and no AdamW moments: pass this map to `optimizer.step`.
+   */
+  trainableVariables(): ReadonlyMap<string, tf.Variable> {
+    this.alive('trainableVariables');
+    return this.adapters?.variables() ?? this.vars;
+  }
+
+  /** The attached LoRA adapters, or `undefined`. */
+  get lora(): LoraAdapters | undefined {
+    return this.adapters;
+  }
+
+  /**
+   * Attach LoRA adapters (see `lora.ts`) to the projections `config.targetModules` selects:
+   * `A` seeded as PEFT initialises it, `B = 0`, so the logits are unchanged until trained. The
+   * base parameters become frozen (`trainable: false`). One adapter set per model.
+   * @throws Error when adapters are already attached, or naming the bad `LoraConfig` field.
+   */
+  addLora(config: LoraConfig, options: { readonly seed: number }): LoraAdapters {
+    this.alive('addLora');
+    if (this.adapters !== undefined) {
+      throw new Error('CausalLM.addLora: adapters are already attached (one set per model)');
+    }
+    if (!Number.isInteger(options.seed)) {
+      throw new Error(
+        `CausalLM.addLora: options.seed must be an integer, got ${String(options.seed)}`,
+      );
+    }
+    const adapters = new LoraAdapters(this.config, config, options.seed);
+    this.adapters = adapters;
+    for (const v of this.vars.values()) v.trainable = false;
+    this.decoder.adapters = (name, differentiable) => adapters.termFor(name, differentiable);
+    return adapters;
+  }
+
+  /**
+   * Detach and free the adapters; the base parameters become trainable again. No-op without
+   * adapters.
+   */
+  removeLora(): void {
+    this.alive('removeLora');
+    if (this.adapters === undefined) return;
+    this.adapters.dispose();
+    this.adapters = undefined;
+    this.decoder.adapters = undefined;
+    for (const v of this.vars.values()) v.trainable = true;
+  }
+
+  /**
+   * Whether the adapter terms are added (default true once attached). Off, the model computes
+   * exactly its frozen base: GRPO's KL reference without a second copy of the weights. Do not
+   * toggle while a `generate` call is in flight (its later steps would see the new state).
+   */
+  get adaptersEnabled(): boolean {
+    return this.adapters?.enabled ?? false;
+  }
+
+  /** Turn the adapter terms on or off (see {@link CausalLM.adaptersEnabled}). */
+  setAdaptersEnabled(enabled: boolean): void {
+    this.alive('setAdaptersEnabled');
+    if (this.adapters === undefined) {
+      throw new Error('CausalLM.setAdaptersEnabled: no LoRA adapters attached (call addLora)');
+    }
+    this.adapters.enabled = enabled;
+  }
+
+  /**
+   * Run `fn` (synchronous) with the adapters off, then restore their state, like PEFT's
+   * `with model.disable_adapter():`. Without adapters it simply runs `fn`.
+   */
+  withAdaptersDisabled<T>(fn: () => T): T {
+    this.alive('withAdaptersDisabled');
+    const a = this.adapters;
+    if (a === undefined) return fn();
+    const was = a.enabled;
+    a.enabled = false;
+    try {
+      return fn();
+    } finally {
+      a.enabled = was;
+    }
+  }
+
+  /**
+   * Copies of every base parameter with the adapters merged in (`W + s·A·B` for adapted
+   * projections, plain copies otherwise): the weights of a full model to export. Without adapters,
+   * the same as {@link CausalLM.getWeights}. The caller owns the tensors.
+   */
+  mergedWeights(): Record<string, tf.Tensor> {
+    this.alive('mergedWeights');
+    if (this.adapters === undefined) return this.getWeights();
+    const merged = this.adapters.mergedDeltas(this.vars);
+    const out: Record<string, tf.Tensor> = {};
+    for (const [name, v] of this.vars) out[name] = merged[name] ?? tf.clone(v);
+    return out;
   }
 
   /** Copies of every parameter by canonical name (the caller owns and disposes them). */
@@ -205,6 +313,7 @@ export class CausalLM implements Policy {
   dispose(): void {
     if (this.disposed) return;
     for (const v of this.vars.values()) v.dispose();
+    this.adapters?.dispose();
     this.disposed = true;
   }
 }
