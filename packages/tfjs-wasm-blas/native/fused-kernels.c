@@ -343,3 +343,196 @@ void rms_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, 
     for (; j < d; j++) dxr[j] = (dyr[j] * w[j] - xr[j] * r * (sumGx * invD)) * r;
   }
 }
+
+/*
+ * Single-precision GEMM, batched, on the backend's heap:
+ *
+ *   C[e][i][j] = Σ_p opA[e][i][p] · opB[e][p][j]  (+ bias[j] when hasBias)
+ *
+ * for e < batch, i < m, j < n, p < k, where opA[e][i][p] = a[e·strideA + i·rsA + p·csA] and
+ * opB[e][p][j] = b[e·strideB + p·rsB + j·csB] (element strides, in floats). The strides express
+ * both transposes with no copy: A stored [m, k] has (rsA, csA) = (k, 1), stored [k, m] (transposeA)
+ * (1, m); likewise B stored [k, n] is (n, 1), stored [n, k] (transposeB) (1, k). A stride of 0
+ * for a whole operand (strideA or strideB) broadcasts a batch-1 operand over the batch. C is
+ * [batch, m, n], dense (row stride n, batch stride m·n). k = 0 writes the bias (or zeros).
+ *
+ * Blocking (the Goto/BLIS scheme; K. Goto and R. van de Geijn, "Anatomy of high-performance matrix
+ * multiplication", ACM TOMS 34(3), 2008): K is cut into blocks of GEMM_KC and N into blocks of
+ * GEMM_NC; each (K, N) block of opB is packed into `scratch` as panels of GEMM_NR columns, k-major
+ * (panel[p][0..NR), zero-padded past n), so the micro-kernel reads it with two aligned-stride
+ * vector loads per p whatever B's layout. A is not packed: the micro-kernel reads GEMM_MR rows of
+ * opA through their strides, one splat load per row and p (contiguous for both layouts: the rows
+ * advance by csA). The micro-kernel keeps a GEMM_MR × 8 tile of C in 2·GEMM_MR f32x4 accumulators
+ * (8 with MR 4, leaving registers for the two B vectors and the splat under x64's 16); the first
+ * K block starts from the bias (or zero), later ones from C. Tails: rows past m alias the last
+ * valid row (computed, never stored), columns past n read packed zeros and are not stored.
+ * No fused multiply-add (SIMD128 has none), so the sums round like a plain loop's mul-then-add,
+ * in the order p = 0, 1, ... within each K block.
+ *
+ * `scratch` must hold min(k, GEMM_KC) · roundup(min(n, GEMM_NC), GEMM_NR) floats (at least 1).
+ */
+#define GEMM_MR 4
+#define GEMM_NR 8
+#define GEMM_KC 256
+#define GEMM_NC 512
+
+static inline int imin(int x, int y) { return x < y ? x : y; }
+
+/* Packs opB[pc .. pc+kc)[jc .. jc+nc) into NR-column panels, k-major, zero-padded to NR. */
+static void gemm_pack_b(const f32 *b, f32 *bp, int rsB, int csB, int pc, int kc, int jc, int nc) {
+  for (int jp = 0; jp < nc; jp += GEMM_NR) {
+    const int nr = imin(GEMM_NR, nc - jp);
+    f32 *dst = bp + jp * kc;
+    const f32 *src = b + pc * rsB + (jc + jp) * csB;
+    if (csB == 1 && nr == GEMM_NR) {
+      /* B stored [k, n]: each p is 8 contiguous floats. */
+      for (int p = 0; p < kc; p++) {
+        wasm_v128_store(dst + p * GEMM_NR, wasm_v128_load(src + p * rsB));
+        wasm_v128_store(dst + p * GEMM_NR + 4, wasm_v128_load(src + p * rsB + 4));
+      }
+    } else if (rsB == 1 && nr == GEMM_NR) {
+      /* B stored [n, k] (transposeB): 8 rows of B, contiguous in p; 4×4 transposes. */
+      int p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        for (int h = 0; h < 2; h++) {
+          const f32 *s = src + (4 * h) * csB + p;
+          v4 r0 = wasm_v128_load(s), r1 = wasm_v128_load(s + csB);
+          v4 r2 = wasm_v128_load(s + 2 * csB), r3 = wasm_v128_load(s + 3 * csB);
+          v4 t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+          v4 t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+          f32 *d = dst + p * GEMM_NR + 4 * h;
+          wasm_v128_store(d, wasm_i64x2_shuffle(t0, t2, 0, 2));
+          wasm_v128_store(d + GEMM_NR, wasm_i64x2_shuffle(t0, t2, 1, 3));
+          wasm_v128_store(d + 2 * GEMM_NR, wasm_i64x2_shuffle(t1, t3, 0, 2));
+          wasm_v128_store(d + 3 * GEMM_NR, wasm_i64x2_shuffle(t1, t3, 1, 3));
+        }
+      }
+      for (; p < kc; p++)
+        for (int j = 0; j < GEMM_NR; j++) dst[p * GEMM_NR + j] = src[j * csB + p];
+    } else {
+      /* Any other layout, and the last panel of a block whose width is not a multiple of NR. */
+      for (int p = 0; p < kc; p++) {
+        int j = 0;
+        for (; j < nr; j++) dst[p * GEMM_NR + j] = src[p * rsB + j * csB];
+        for (; j < GEMM_NR; j++) dst[p * GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* Stores the first nr (1..8) columns of one 8-wide row of C. */
+static inline void gemm_store_row(f32 *c, v4 lo, v4 hi, int nr) {
+  if (nr >= 4) {
+    wasm_v128_store(c, lo);
+    if (nr == 8) wasm_v128_store(c + 4, hi);
+    else store_partial(c + 4, hi, nr - 4);
+  } else {
+    store_partial(c, lo, nr);
+  }
+}
+static inline v4 gemm_load_lo(const f32 *c, int nr) {
+  return nr >= 4 ? wasm_v128_load(c) : load_partial(c, nr);
+}
+static inline v4 gemm_load_hi(const f32 *c, int nr) {
+  return nr == 8 ? wasm_v128_load(c + 4) : nr > 4 ? load_partial(c + 4, nr - 4) : SPLAT(0.0f);
+}
+
+/*
+ * One MR × 8 tile: C[0..mr)[0..nr) = init + Σ_{p<kc} opA[r][p]·bp[p][0..8). `init` is 0 (zero),
+ * 1 (the bias row `bias[0..nr)`) or 2 (the current C). a0..a3 point at opA's rows (rows past mr
+ * repeat a valid row), advancing by csA per p.
+ */
+static inline void gemm_micro(int kc, const f32 *a0, const f32 *a1, const f32 *a2, const f32 *a3,
+                              int csA, const f32 *bp, f32 *c, int ldc, int mr, int nr, int init,
+                              const f32 *bias) {
+  v4 c00, c01, c10, c11, c20, c21, c30, c31;
+  if (init == 2) {
+    c00 = gemm_load_lo(c, nr), c01 = gemm_load_hi(c, nr);
+    c10 = mr > 1 ? gemm_load_lo(c + ldc, nr) : SPLAT(0.0f);
+    c11 = mr > 1 ? gemm_load_hi(c + ldc, nr) : SPLAT(0.0f);
+    c20 = mr > 2 ? gemm_load_lo(c + 2 * ldc, nr) : SPLAT(0.0f);
+    c21 = mr > 2 ? gemm_load_hi(c + 2 * ldc, nr) : SPLAT(0.0f);
+    c30 = mr > 3 ? gemm_load_lo(c + 3 * ldc, nr) : SPLAT(0.0f);
+    c31 = mr > 3 ? gemm_load_hi(c + 3 * ldc, nr) : SPLAT(0.0f);
+  } else if (init == 1) {
+    c00 = c10 = c20 = c30 = gemm_load_lo(bias, nr);
+    c01 = c11 = c21 = c31 = gemm_load_hi(bias, nr);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = SPLAT(0.0f);
+  }
+  for (int p = 0; p < kc; p++) {
+    const v4 b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+    bp += GEMM_NR;
+    v4 x = wasm_v128_load32_splat(a0);
+    c00 = ADD(c00, MUL(x, b0)), c01 = ADD(c01, MUL(x, b1));
+    x = wasm_v128_load32_splat(a1);
+    c10 = ADD(c10, MUL(x, b0)), c11 = ADD(c11, MUL(x, b1));
+    x = wasm_v128_load32_splat(a2);
+    c20 = ADD(c20, MUL(x, b0)), c21 = ADD(c21, MUL(x, b1));
+    x = wasm_v128_load32_splat(a3);
+    c30 = ADD(c30, MUL(x, b0)), c31 = ADD(c31, MUL(x, b1));
+    a0 += csA, a1 += csA, a2 += csA, a3 += csA;
+  }
+  gemm_store_row(c, c00, c01, nr);
+  if (mr > 1) gemm_store_row(c + ldc, c10, c11, nr);
+  if (mr > 2) gemm_store_row(c + 2 * ldc, c20, c21, nr);
+  if (mr > 3) gemm_store_row(c + 3 * ldc, c30, c31, nr);
+}
+
+__attribute__((export_name("gemm")))
+void gemm(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, f32 *scratch, int m,
+          int n, int k, int rsA, int csA, int rsB, int csB, int batch, int strideA, int strideB) {
+  for (int e = 0; e < batch; e++) {
+    const f32 *ae = a + e * strideA;
+    const f32 *be = b + e * strideB;
+    f32 *ce = c + e * m * n;
+    for (int jc = 0; jc < n; jc += GEMM_NC) {
+      const int nc = imin(GEMM_NC, n - jc);
+      int pc = 0;
+      do {
+        const int kc = imin(GEMM_KC, k - pc);
+        gemm_pack_b(be, scratch, rsB, csB, pc, kc, jc, nc);
+        const int init = pc > 0 ? 2 : hasBias ? 1 : 0;
+        for (int i = 0; i < m; i += GEMM_MR) {
+          const int mr = imin(GEMM_MR, m - i);
+          const f32 *a0 = ae + i * rsA + pc * csA;
+          const f32 *a1 = mr > 1 ? a0 + rsA : a0;
+          const f32 *a2 = mr > 2 ? a0 + 2 * rsA : a0;
+          const f32 *a3 = mr > 3 ? a0 + 3 * rsA : a0;
+          for (int jp = 0; jp < nc; jp += GEMM_NR) {
+            gemm_micro(kc, a0, a1, a2, a3, csA, scratch + jp * kc, ce + i * n + jc + jp, n, mr,
+                       imin(GEMM_NR, nc - jp), init, bias + jc + jp);
+          }
+        }
+        pc += kc;
+      } while (pc < k);
+    }
+  }
+}
+
+/*
+ * UnsortedSegmentSum (TF's `tf.math.unsorted_segment_sum`), the gradient of a row gather:
+ *   out[s][0..inner) = Σ_{r : ids[r] = s} x[r][0..inner)   for s < numSegments,
+ * x [rows, inner], ids [rows] int32, out [numSegments, inner]. Rows whose id is outside
+ * [0, numSegments) are dropped (as TF drops negative ids; TF.js's cpu kernel drops both). Cost:
+ * one zero-fill of out plus rows·inner adds, O(rows·inner + numSegments·inner), instead of the
+ * one-hot product's O(rows·numSegments·inner). Rows are added in order r = 0, 1, ..., so a
+ * segment's sum rounds as a left-to-right float32 sum of its rows.
+ */
+__attribute__((export_name("segment_sum")))
+void segment_sum(const f32 *x, const int *ids, f32 *out, int rows, int inner, int numSegments) {
+  const int total = numSegments * inner;
+  int i = 0;
+  for (; i + 4 <= total; i += 4) wasm_v128_store(out + i, SPLAT(0.0f));
+  for (; i < total; i++) out[i] = 0.0f;
+  for (int r = 0; r < rows; r++) {
+    const int s = ids[r];
+    if (s < 0 || s >= numSegments) continue;
+    const f32 *src = x + r * inner;
+    f32 *dst = out + s * inner;
+    int j = 0;
+    for (; j + 4 <= inner; j += 4)
+      wasm_v128_store(dst + j, ADD(wasm_v128_load(dst + j), wasm_v128_load(src + j)));
+    for (; j < inner; j++) dst[j] += src[j];
+  }
+}

@@ -1,4 +1,5 @@
-import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { blasBatchMatMul } from './blas-batch-mat-mul.js';
 import { blasReduce } from './blas-reduce.js';
 import type { Sgemm, Sgemv, WasmBackendLike } from './types.js';
@@ -90,6 +91,44 @@ export function makeBlasFusedMatMulKernel({
   readonly original: KernelFunc;
   readonly epilogue: EpilogueKernels;
 }): KernelFunc {
+  return makeFusedMatMulKernel({
+    original,
+    epilogue,
+    product: (args) =>
+      blasBatchMatMul({ ...args, sgemm: settings.sgemm, minFlops: settings.minFlops }),
+  });
+}
+
+/**
+ * The product half of a `_FusedMatMul` kernel: `op(A)·op(B)` (+ a bias of `n` values added to
+ * every row when `rowBias` is given) as a new tensor on the wasm heap, or null to decline (the
+ * caller then runs the original kernel).
+ */
+export type MatMulProduct = (args: {
+  readonly backend: WasmBackendLike;
+  readonly a: TensorInfo;
+  readonly b: TensorInfo;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+  readonly rowBias?: TensorInfo;
+}) => TensorInfo | null;
+
+/**
+ * A `_FusedMatMul` kernel around any {@link MatMulProduct} (the BLAS one, or the module's SIMD128
+ * GEMM): the product with a row bias folded in, then any other broadcastable bias by the wasm
+ * `Add` kernel and the activation by the wasm kernel of its name (see
+ * {@link makeBlasFusedMatMulKernel} for the list). What the product declines runs through
+ * `original`.
+ */
+export function makeFusedMatMulKernel({
+  product: matMulProduct,
+  original,
+  epilogue,
+}: {
+  readonly product: MatMulProduct;
+  readonly original: KernelFunc;
+  readonly epilogue: EpilogueKernels;
+}): KernelFunc {
   return (params) => {
     const { inputs, backend, attrs } = params;
     const a = inputs['a'];
@@ -118,14 +157,12 @@ export function makeBlasFusedMatMulKernel({
       bias.shape.length <= Math.max(a.shape.length, b.shape.length)
         ? bias
         : undefined;
-    const product = blasBatchMatMul({
+    const product = matMulProduct({
       backend,
       a,
       b,
       transposeA: attrs?.['transposeA'] === true,
       transposeB,
-      sgemm: settings.sgemm,
-      minFlops: settings.minFlops,
       ...(rowBias === undefined ? {} : { rowBias }),
     });
     if (product === null) return original(params);
@@ -220,4 +257,22 @@ export function makeBlasReduceKernel({
     }
     return original(params);
   };
+}
+
+/**
+ * The wasm backend's registered `Add`, `Relu`, `Relu6`, `Elu`, `LeakyRelu`, `Prelu` and `Sigmoid`
+ * kernels (the `_FusedMatMul` epilogue), or null when any is missing (backend not imported).
+ */
+export function epilogueKernels(): EpilogueKernels | null {
+  const get = (name: string): KernelFunc | undefined =>
+    (tf.getKernel(name, 'wasm') as KernelConfig | undefined)?.kernelFunc;
+  const add = get('Add');
+  const relu = get('Relu');
+  const relu6 = get('Relu6');
+  const elu = get('Elu');
+  const leakyRelu = get('LeakyRelu');
+  const prelu = get('Prelu');
+  const sigmoid = get('Sigmoid');
+  if (!add || !relu || !relu6 || !elu || !leakyRelu || !prelu || !sigmoid) return null;
+  return { add, relu, relu6, elu, leakyRelu, prelu, sigmoid };
 }

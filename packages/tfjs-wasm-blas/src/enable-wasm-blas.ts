@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
-import type { BlasKernelSettings, EpilogueKernels } from './blas-kernels.js';
+import type { BlasKernelSettings } from './blas-kernels.js';
 import {
+  epilogueKernels,
   makeBlasBatchMatMulKernel,
   makeBlasFusedMatMulKernel,
   makeBlasReduceKernel,
@@ -241,18 +242,4 @@ function libraryInfo(loaded: LoadedBlas): WasmBlasLibraryInfo {
     ...(loaded.threads === undefined ? {} : { threads: loaded.threads }),
     probeGflops: loaded.probeGflops,
   };
-}
-
-function epilogueKernels(): EpilogueKernels | null {
-  const get = (name: string): KernelFunc | undefined =>
-    (tf.getKernel(name, BACKEND) as KernelConfig | undefined)?.kernelFunc;
-  const add = get('Add');
-  const relu = get('Relu');
-  const relu6 = get('Relu6');
-  const elu = get('Elu');
-  const leakyRelu = get('LeakyRelu');
-  const prelu = get('Prelu');
-  const sigmoid = get('Sigmoid');
-  if (!add || !relu || !relu6 || !elu || !leakyRelu || !prelu || !sigmoid) return null;
-  return { add, relu, relu6, elu, leakyRelu, prelu, sigmoid };
 }

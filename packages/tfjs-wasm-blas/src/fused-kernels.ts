@@ -10,9 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { isWasmBackendLike } from './blas-kernels.js';
+import { epilogueKernels, isWasmBackendLike, makeFusedMatMulKernel } from './blas-kernels.js';
+import { wasmBlasStatus } from './enable-wasm-blas.js';
 import { FUSED_KERNELS_WASM_BASE64 } from './fused-kernels-wasm.js';
 import type { WasmBackendLike } from './types.js';
+import type { GemmExports } from './wasm-gemm.js';
+import { makeGemmBatchMatMulKernel, makeSegmentSumKernel, wasmGemmProduct } from './wasm-gemm.js';
 
 const BACKEND = 'wasm';
 
@@ -55,8 +58,16 @@ export const FUSED_KERNEL_NAMES = [
   'CovrlKvWrite',
 ] as const;
 
-/** Stock wasm kernels replaced by faster heap-copy versions (originals kept as fallbacks). */
-const REPLACED = ['Identity', 'GatherV2'] as const;
+/**
+ * Stock wasm kernels replaced (originals kept as fallbacks): `Identity` and `GatherV2` by heap-copy
+ * versions, `BatchMatMul` and `_FusedMatMul` by the module's SIMD128 GEMM (`wasm-gemm.ts`), the
+ * latter two only while the BLAS engine does not serve them (see {@link enableWasmFusedKernels}).
+ */
+const REPLACED = ['Identity', 'GatherV2', 'BatchMatMul', '_FusedMatMul'] as const;
+/** Kernels the stock wasm backend lacks, added: the scatter-add of `tf.gather`'s gradient. */
+const ADDED = ['UnsortedSegmentSum'] as const;
+/** The replaced kernels that belong to the BLAS engine when it is active. */
+const MATMULS: readonly string[] = ['BatchMatMul', '_FusedMatMul'];
 
 /** What {@link enableWasmFusedKernels} and {@link wasmFusedKernelsStatus} report. */
 export interface WasmFusedKernelsStatus {
@@ -66,7 +77,7 @@ export interface WasmFusedKernelsStatus {
 }
 
 /** The exports of the compiled module (pointers are byte offsets into the backend's memory). */
-interface FusedExports {
+interface FusedExports extends GemmExports {
   adamw(
     p: number,
     g: number,
@@ -123,7 +134,14 @@ interface FusedExports {
 }
 
 interface State {
-  installed: { originals: Map<string, KernelConfig>; replacements: Map<string, KernelFunc> } | null;
+  installed: {
+    originals: Map<string, KernelConfig>;
+    replacements: Map<string, KernelFunc>;
+    /** The kernel set asked for. */
+    wanted: Set<string>;
+    /** Matmul kernels asked for but left to the BLAS engine, active at the time. */
+    deferred: string[];
+  } | null;
   status: WasmFusedKernelsStatus;
 }
 
@@ -559,26 +577,45 @@ function makeGather(original: KernelFunc): KernelFunc {
   };
 }
 
-/** A kernel this module can register or replace: one of {@link FUSED_KERNEL_NAMES}, `Identity` or `GatherV2`. */
-export type WasmFusedKernelName = (typeof FUSED_KERNEL_NAMES)[number] | (typeof REPLACED)[number];
+/**
+ * A kernel this module can register or replace: one of {@link FUSED_KERNEL_NAMES}, `Identity`,
+ * `GatherV2`, `BatchMatMul`, `_FusedMatMul` or `UnsortedSegmentSum`.
+ */
+export type WasmFusedKernelName =
+  (typeof FUSED_KERNEL_NAMES)[number] | (typeof REPLACED)[number] | (typeof ADDED)[number];
 
 /** Options of {@link enableWasmFusedKernels}. */
 export interface WasmFusedKernelsOptions {
   /**
    * Which kernels to register or replace; default all of {@link FUSED_KERNEL_NAMES} plus
-   * `Identity` and `GatherV2`. A subset is for measuring what each one pays (the benchmark's
-   * ablation) or for leaving one out; a `*Grad` kernel without its forward is allowed.
+   * `Identity`, `GatherV2`, `BatchMatMul`, `_FusedMatMul` and `UnsortedSegmentSum`. A subset is
+   * for measuring what each one pays (the benchmark's ablation), for leaving one out (for example
+   * the SIMD128 GEMM, to compare it with the stock matmuls) or for tests; a `*Grad` kernel
+   * without its forward is allowed.
    */
   readonly kernels?: readonly WasmFusedKernelName[];
 }
 
-const ALL_KERNELS: readonly WasmFusedKernelName[] = [...FUSED_KERNEL_NAMES, ...REPLACED];
+const ALL_KERNELS: readonly WasmFusedKernelName[] = [...FUSED_KERNEL_NAMES, ...REPLACED, ...ADDED];
+
+/** Whether the BLAS engine currently serves the wasm matmuls (then the GEMM stays out). */
+function blasServesMatMul(): boolean {
+  return wasmBlasStatus().active;
+}
 
 /**
- * Registers the fused kernels of {@link FUSED_KERNEL_NAMES} on the wasm backend, and replaces its
- * `Identity` (by a zero-copy one) and `GatherV2` (by block copies); the replaced originals are
- * kept for what the new ones decline and for {@link disableWasmFusedKernels}. Needs no BLAS: it
- * works wherever the wasm backend does, with or without {@link enableWasmBlas}.
+ * Registers the fused kernels of {@link FUSED_KERNEL_NAMES} on the wasm backend, replaces its
+ * `Identity` (by a zero-copy one), `GatherV2` (by block copies), `BatchMatMul` and `_FusedMatMul`
+ * (by the module's SIMD128 GEMM: both transposes and batch broadcasting in the kernel, see
+ * `wasmGemmBatchMatMul`), and adds `UnsortedSegmentSum` (so `tf.gather` has a gradient on wasm,
+ * O(ids·inner) instead of a one-hot product). The replaced originals are kept for what the new
+ * ones decline and for {@link disableWasmFusedKernels}. Needs no BLAS: it works wherever the wasm
+ * backend does.
+ *
+ * The GEMM is the path for machines without a system CBLAS: while {@link enableWasmBlas} is
+ * active, `BatchMatMul` and `_FusedMatMul` are left to it (the status says so); enabled after
+ * this call, the BLAS kernels wrap the GEMM ones and fall back to them. After
+ * {@link disableWasmBlas}, calling this again installs the GEMM kernels that were left out.
  *
  * Idempotent for the same kernel set; another set replaces the current one. Declines (and says
  * why) when the environment has `COVRL_FUSED=0` or when the wasm backend package has not been
@@ -604,11 +641,13 @@ export function enableWasmFusedKernels(
     };
     return state.status;
   }
+  const blasActive = blasServesMatMul();
   const installed = state.installed;
   if (installed !== null) {
     const same =
-      installed.replacements.size === new Set(wanted).size &&
-      wanted.every((name) => installed.replacements.has(name));
+      installed.wanted.size === new Set(wanted).size &&
+      wanted.every((name) => installed.wanted.has(name)) &&
+      (installed.deferred.length === 0 || blasActive);
     if (same) return state.status;
     disableWasmFusedKernels();
   }
@@ -624,15 +663,27 @@ export function enableWasmFusedKernels(
     }
     originals.set(name, config);
   }
-  const makers: Record<(typeof REPLACED)[number], (original: KernelFunc) => KernelFunc> = {
+  const epilogue = epilogueKernels();
+  const makers: Record<(typeof REPLACED)[number], (original: KernelFunc) => KernelFunc | null> = {
     Identity: makeIdentity,
     GatherV2: makeGather,
+    BatchMatMul: (original) => makeGemmBatchMatMulKernel({ getModule: exportsFor, original }),
+    _FusedMatMul: (original) =>
+      epilogue === null
+        ? null
+        : makeFusedMatMulKernel({ product: wasmGemmProduct(exportsFor), original, epilogue }),
   };
   const replacements = new Map<string, KernelFunc>();
+  const deferred: string[] = [];
   for (const name of REPLACED) {
     if (!wanted.includes(name)) continue;
+    if (MATMULS.includes(name) && blasActive) {
+      deferred.push(name);
+      continue;
+    }
     const original = originals.get(name) as KernelConfig;
     const kernelFunc = makers[name](original.kernelFunc);
+    if (kernelFunc === null) continue;
     replacements.set(name, kernelFunc);
     tf.unregisterKernel(name, BACKEND);
     tf.registerKernel({
@@ -643,29 +694,39 @@ export function enableWasmFusedKernels(
       ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
     });
   }
-  for (const name of FUSED_KERNEL_NAMES) {
+  const added: Record<(typeof ADDED)[number], KernelFunc> = {
+    UnsortedSegmentSum: makeSegmentSumKernel(exportsFor),
+  };
+  for (const name of [...FUSED_KERNEL_NAMES, ...ADDED]) {
     if (!wanted.includes(name)) continue;
     if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
-    const kernelFunc = fusedKernels[name] as unknown as KernelFunc;
+    const kernelFunc =
+      name === 'UnsortedSegmentSum' ? added[name] : (fusedKernels[name] as unknown as KernelFunc);
     replacements.set(name, kernelFunc);
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
   }
-  state.installed = { originals, replacements };
-  const registered = FUSED_KERNEL_NAMES.filter((name) => replacements.has(name));
-  const replaced = REPLACED.filter((name) => replacements.has(name)).map((name) =>
-    name === 'Identity' ? 'Identity (zero-copy)' : 'GatherV2 (block copies)',
-  );
+  state.installed = { originals, replacements, wanted: new Set(wanted), deferred };
+  const registered = [...FUSED_KERNEL_NAMES, ...ADDED].filter((name) => replacements.has(name));
+  const labels: Record<(typeof REPLACED)[number], string> = {
+    Identity: 'Identity (zero-copy)',
+    GatherV2: 'GatherV2 (block copies)',
+    BatchMatMul: 'BatchMatMul (SIMD128 GEMM)',
+    _FusedMatMul: '_FusedMatMul (SIMD128 GEMM)',
+  };
+  const replaced = REPLACED.filter((name) => replacements.has(name)).map((name) => labels[name]);
+  const parts = [
+    registered.length > 0 ? `${registered.join(', ')} registered` : '',
+    replaced.length > 0 ? `${replaced.join(', ')} replaced` : '',
+    deferred.length > 0 ? `${deferred.join(' and ')} left to the active BLAS engine` : '',
+  ].filter((part) => part !== '');
   state.status = {
     active: replacements.size > 0,
     reason:
       replacements.size === 0
-        ? 'no kernel asked for (options.kernels is empty)'
-        : `${[
-            registered.length > 0 ? `${registered.join(', ')} registered` : '',
-            replaced.length > 0 ? `${replaced.join(' and ')} replaced` : '',
-          ]
-            .filter((part) => part !== '')
-            .join('; ')} on the wasm backend`,
+        ? deferred.length > 0
+          ? `${parts.join('; ')}; nothing else asked for`
+          : 'no kernel asked for (options.kernels is empty)'
+        : `${parts.join('; ')} on the wasm backend`,
   };
   return state.status;
 }
