@@ -18,8 +18,8 @@ import { rebuildReport } from './report/build.js';
 import type { Results } from './report/results.js';
 import { randomTinyBase, TINY, useWasm } from './testing/tiny-run.js';
 import type { MethodRunner } from './train/common.js';
-import { applyUpdate } from './train/common.js';
-import { RUNNERS } from './train/trainer.js';
+import { applyUpdate } from './train/update.js';
+import { methods } from './methods/index.js';
 
 let dir: string;
 let baseDir: string;
@@ -124,7 +124,7 @@ describe('compare and Ctrl-C', () => {
     const out = join(dir, 'sigint');
     const listeners = process.listenerCount('SIGINT');
     const interrupting = (): MethodRunner => {
-      const real = RUNNERS.verifree();
+      const real = methods.verifree.runner();
       return {
         ...real,
         step: async (input) => {

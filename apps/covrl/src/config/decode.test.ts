@@ -8,10 +8,9 @@ import {
   BUDGET_ENTRIES,
   BUDGET_PRESETS,
   DEFAULTS,
-  METHODS,
-  METHOD_PRESET_ENTRIES,
   SOURCES,
 } from './schema.js';
+import { METHODS, METHOD_PRESET_ENTRIES } from '../methods/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'covrl-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

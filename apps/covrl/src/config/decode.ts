@@ -13,14 +13,12 @@ import {
   BUDGET_PRESETS,
   DEFAULTS,
   ENUMS,
-  METHODS,
-  METHOD_PRESETS,
-  METHOD_PRESET_ENTRIES,
   SOURCES,
   type BudgetPreset,
   type Config,
-  type Method,
 } from './schema.js';
+import { METHODS, METHOD_PRESETS, METHOD_PRESET_ENTRIES, isMethod } from '../methods/index.js';
+import type { Method } from '../methods/index.js';
 import { checkContextBudgets } from './context-budget.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -392,7 +390,7 @@ function decodeWithHistory(sources: ConfigSources): E.Either<string[], Decoded> 
   const resolved = resolveMethod(sources, fileTree);
   if (E.isLeft(resolved)) return resolved;
   const { method } = resolved.right;
-  if (!(METHODS as readonly string[]).includes(method)) {
+  if (!isMethod(method)) {
     return E.left([`unknown method '${method}'; use --method ${METHODS.join('|')}`]);
   }
   const preset = sources.preset ?? 'standard';

@@ -1,26 +1,39 @@
 /**
- * The run configuration: one tree of defaults whose every leaf fixes the key's type, a table of the
- * keys that take one of a few strings, one preset per method and per budget, and the source of
- * every default and preset value (the specification's markers: [S: source], [OURS]). Decoding
+ * The run configuration: one tree of defaults whose every leaf fixes the key's type (choice keys
+ * typed by the libraries' registries, so their literal types reach the losses with no cast), a
+ * table of the keys that take one of a few strings (derived from those registries), one preset
+ * per budget, and the source of every default and preset value (the specification's markers:
+ * [S: source], [OURS]). Each method's own preset lives in its spec (`../methods/`). Decoding
  * (see `decode.ts`) layers defaults < method preset < budget preset < file < flags and rejects
  * unknown keys; a later layer replaces an earlier one key by key.
  */
+import { advantageMethods, aggregations } from '@covrl/grpo';
+import type { AdvantageMethodName, AggregationName } from '@covrl/grpo';
+import { klEstimators } from '@covrl/kl-estimators';
+import type { KlEstimatorName } from '@covrl/kl-estimators';
+import { rewardFormNames } from '@covrl/rewards';
+import type { RewardForm } from '@covrl/rewards';
+import type { VerifreeLossOptions } from '@covrl/objectives';
 
-export const METHODS = ['covrl', 'verifree', 'rlpr', 'grpo'] as const;
-export type Method = (typeof METHODS)[number];
+/** The value of `covrl.klEstimator`: the paper's composite estimator or a per-token one. */
+export type CovrlKlChoice = 'composite' | KlEstimatorName;
+
+/** A default whose type is the union of its choices (`choice<AggregationName>('token-mean')`). */
+const choice = <T extends string>(value: T): T => value;
 
 export const BUDGET_PRESETS = ['quick', 'standard'] as const;
 export type BudgetPreset = (typeof BUDGET_PRESETS)[number];
 
 /** Every key with its default. Leaves are numbers, strings, booleans or string arrays. */
 export const DEFAULTS = {
-  method: 'covrl' as Method,
+  /** A registered method (`../methods/index.ts`); checked against the registry when decoded. */
+  method: 'covrl' as string,
   seed: 1,
   /** Where runs are written: `<runDir>/<runName>/`. */
   runDir: 'runs',
   runName: '',
   model: {
-    family: 'gpt2',
+    family: choice<'gpt2' | 'llama'>('gpt2'),
     dModel: 128,
     nLayers: 4,
     nHeads: 4,
@@ -69,7 +82,7 @@ export const DEFAULTS = {
     maxTraceTokens: 128,
     maxAnswerTokens: 16,
     lr: 1e-5,
-    lrSchedule: 'constant',
+    lrSchedule: choice<'constant' | 'cosine'>('constant'),
     warmupFraction: 0.05,
     weightDecay: 0.0,
     gradClip: 1.0,
@@ -77,50 +90,53 @@ export const DEFAULTS = {
     evalEvery: 20,
     checkpointEvery: 20,
     logSamples: 2,
+    /** Consecutive collapsed steps (no rollout contributes, or zero gradient) that stop a run. */
+    collapsePatience: 10,
   },
   covrl: {
     alpha: 0.5,
-    hybridSplit: 'deterministic',
+    hybridSplit: choice<'deterministic' | 'random'>('deterministic'),
     priorWeight: 0.5,
-    rewardForm: 'log-prob-sum',
+    rewardForm: choice<RewardForm>('log-prob-sum'),
     invalidRewardMargin: 1.0,
-    advantageMethod: 'dr-grpo',
+    advantageMethod: choice<AdvantageMethodName>('dr-grpo'),
     clipLow: 0.3,
     clipHigh: 0.3,
     klCoef: 1.0,
     nllCoef: 1.0,
     logRatioClamp: 20,
-    aggregation: 'token-mean',
-    klEstimator: 'composite',
+    aggregation: choice<AggregationName>('token-mean'),
+    klEstimator: choice<CovrlKlChoice>('composite'),
   },
   verifree: {
-    rewardForm: 'prob',
-    answerTermWeight: 'reward',
-    advantageMethod: 'rloo',
+    rewardForm: choice<RewardForm>('prob'),
+    answerTermWeight: choice<NonNullable<VerifreeLossOptions['answerTermWeight']>>('reward'),
+    advantageMethod: choice<AdvantageMethodName>('rloo'),
     includeCloseTag: true,
     maxAnswerTokens: 8,
   },
   rlpr: {
-    rewardForm: 'mean-prob',
+    rewardForm: choice<RewardForm>('mean-prob'),
     debias: true,
     formatWeight: 0.1,
     repetitionWindow: 10,
     repetitionMinRepeats: 10,
-    advantageMethod: 'grpo',
+    advantageMethod: choice<AdvantageMethodName>('grpo'),
     clipLow: 0.2,
     clipHigh: 0.27,
     stdFilter: true,
+    stdFilterUpdate: choice<'per-round' | 'accumulated'>('per-round'),
     stdFilterBeta: 0.5,
     stdFilterDecay: 0.99,
     emaStartStep: 6,
     filterStartStep: 11,
     maxGenerationRounds: 4,
-    baselineContext: 'no-think',
+    baselineContext: choice<'no-think' | 'empty-think'>('no-think'),
     traceOnlyGradient: false,
     entropyCoef: 0,
   },
   grpo: {
-    advantageMethod: 'grpo',
+    advantageMethod: choice<AdvantageMethodName>('grpo'),
     clipLow: 0.2,
     clipHigh: 0.27,
     klCoef: 0,
@@ -136,28 +152,32 @@ export const DEFAULTS = {
 
 export type Config = typeof DEFAULTS;
 
-/** Keys restricted to a fixed set of strings. */
+const ADVANTAGES = Object.keys(advantageMethods) as readonly AdvantageMethodName[];
+/** The reward forms a probability-reward method accepts (VeriFree and RLPR price a probability). */
+const PROBABILITY_FORMS = rewardFormNames.filter((f) => !f.startsWith('log-'));
+
+/**
+ * Keys restricted to a fixed set of strings. The method-choice lists come from the libraries'
+ * registries (`advantageMethods`, `aggregations`, `klEstimators`, `rewardFormNames`), so a name
+ * added to a registry is selectable here with no second list to edit. `method` is checked
+ * against the method registry when decoding.
+ */
 export const ENUMS: Readonly<Record<string, readonly string[]>> = {
-  method: METHODS,
   'model.family': ['gpt2', 'llama'],
   'train.lrSchedule': ['constant', 'cosine'],
   'covrl.hybridSplit': ['deterministic', 'random'],
-  'covrl.rewardForm': ['log-prob-sum', 'log-prob-mean', 'prob', 'mean-prob', 'geo-mean-prob'],
-  'covrl.advantageMethod': ['grpo', 'dr-grpo', 'rloo'],
-  'covrl.aggregation': [
-    'token-mean',
-    'seq-mean-token-mean',
-    'seq-mean-token-sum',
-    'seq-mean-token-sum-norm',
-  ],
-  'covrl.klEstimator': ['composite', 'k1', 'abs', 'k2', 'k3', 'lowVarKl'],
-  'verifree.rewardForm': ['prob', 'mean-prob', 'geo-mean-prob'],
+  'covrl.rewardForm': rewardFormNames,
+  'covrl.advantageMethod': ADVANTAGES,
+  'covrl.aggregation': Object.keys(aggregations),
+  'covrl.klEstimator': ['composite', ...Object.keys(klEstimators)],
+  'verifree.rewardForm': PROBABILITY_FORMS,
   'verifree.answerTermWeight': ['reward', 'adv', '1'],
-  'verifree.advantageMethod': ['rloo', 'grpo', 'dr-grpo'],
-  'rlpr.rewardForm': ['mean-prob', 'prob', 'geo-mean-prob'],
-  'rlpr.advantageMethod': ['grpo', 'dr-grpo', 'rloo'],
+  'verifree.advantageMethod': ADVANTAGES,
+  'rlpr.rewardForm': PROBABILITY_FORMS,
+  'rlpr.advantageMethod': ADVANTAGES,
+  'rlpr.stdFilterUpdate': ['per-round', 'accumulated'],
   'rlpr.baselineContext': ['no-think', 'empty-think'],
-  'grpo.advantageMethod': ['grpo', 'dr-grpo', 'rloo'],
+  'grpo.advantageMethod': ADVANTAGES,
 };
 
 /**
@@ -196,6 +216,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'rlpr.clipLow': '[S: RLPR reference code]',
   'rlpr.clipHigh': '[S: RLPR reference code]',
   'rlpr.stdFilter': '[S: RLPR reference code]',
+  'rlpr.stdFilterUpdate':
+    "[OURS] 'per-round' (each kept round updated in turn); 'accumulated' scores every survivor with the policy that sampled it and updates once, as the reference does",
   'rlpr.stdFilterBeta': '[S: Qwen2.5-7B script]',
   'rlpr.stdFilterDecay': '[S: RLPR reference code]',
   'rlpr.emaStartStep': '[S: RLPR reference code]',
@@ -226,6 +248,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'train.evalEvery': '[OURS] in-run greedy evaluations on the in-domain split',
   'train.checkpointEvery': '[OURS] checkpoints for --resume',
   'train.logSamples': '[OURS] sampled completions logged per step with their reward terms',
+  'train.collapsePatience':
+    '[OURS] 10 consecutive steps with no contributing rollout (or zero gradient) stop a run as collapsed: a third of the quick budget, an eighth of the standard; at the quick batch (8 × 8 rows) a healthy run from a base in the 20–60 % band practically never has a step where all 64 rows are invalid, let alone ten in a row',
   'train.miniBatches':
     '[OURS] 2 (spec §4 CoVRL; spec §6 RLPR and GRPO, reference 4); VeriFree sets 1',
   'eval.samples': '[OURS] avg@k beside greedy pass@1 (spec §7b: report both)',
@@ -245,10 +269,10 @@ export interface Cited {
   readonly source: string;
 }
 
-const cite = (value: unknown, source: string): Cited => ({ value, source });
+export const cite = (value: unknown, source: string): Cited => ({ value, source });
 
 /** A tree of dotted keys (`{ 'train.lr': 1e-5 }` → `{ train: { lr: 1e-5 } }`). */
-function treeOf(entries: Readonly<Record<string, Cited>>): Record<string, unknown> {
+export function treeOf(entries: Readonly<Record<string, Cited>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [path, { value }] of Object.entries(entries)) {
     const parts = path.split('.');
@@ -259,51 +283,8 @@ function treeOf(entries: Readonly<Record<string, Cited>>): Record<string, unknow
   return out;
 }
 
-const SPEC_LR = (section: string, reference: string): string =>
+export const SPEC_LR = (section: string, reference: string): string =>
   `[OURS] spec ${section}: 1e-5, to be tuned (${reference}); every budget preset replaces it (see the budget's train.lr)`;
-
-/** RLPR's PPO schedule, which the verifier GRPO reference copies (spec §6). */
-const RLPR_TRAIN = (who: string): Record<string, Cited> => ({
-  'train.lr': cite(1e-5, SPEC_LR('§6', 'reference: 1e-6')),
-  'train.lrSchedule': cite('constant', `[OURS] spec §6: constant LR${who}`),
-  'train.warmupFraction': cite(0, `[OURS] spec §6: constant LR, no warm-up${who}`),
-  'train.miniBatches': cite(
-    2,
-    `[OURS] spec §6: 2 mini-batches per rollout batch (reference: 4)${who}`,
-  ),
-});
-
-/**
- * One preset per method, each value with its source. Applied over {@link DEFAULTS} and under
- * the budget preset, so a budget key (such as `train.lr`) replaces the method's.
- */
-export const METHOD_PRESET_ENTRIES: Readonly<Record<Method, Readonly<Record<string, Cited>>>> = {
-  covrl: {
-    'train.lr': cite(1e-5, SPEC_LR('§4', 'paper: 1e-6 peak at 7B')),
-    'train.lrSchedule': cite('cosine', '[OURS] spec §4: cosine (paper: cosine at 7B)'),
-    'train.warmupFraction': cite(0.05, '[OURS] spec §4: 5 % warm-up (paper: 64 warm-up steps)'),
-    'train.miniBatches': cite(2, '[OURS] spec §4: 1 epoch of 2 mini-batches of whole groups'),
-  },
-  verifree: {
-    'train.lr': cite(1e-5, SPEC_LR('§5', 'reference: 1e-6 at 8B')),
-    'train.lrSchedule': cite('constant', '[S: reference framework defaults] constant LR (spec §5)'),
-    'train.warmupFraction': cite(0, '[OURS] spec §5: constant LR, no warm-up'),
-    'train.miniBatches': cite(
-      1,
-      '[S: VeriFree reference code] one update per rollout batch, strictly on-policy',
-    ),
-  },
-  rlpr: RLPR_TRAIN(''),
-  grpo: RLPR_TRAIN(', as RLPR (every PPO setting identical, so RLPR vs GRPO isolates the reward)'),
-};
-
-/** Per-method preset overrides as config trees (see {@link METHOD_PRESET_ENTRIES}). */
-export const METHOD_PRESETS: Readonly<Record<Method, Record<string, unknown>>> = {
-  covrl: treeOf(METHOD_PRESET_ENTRIES.covrl),
-  verifree: treeOf(METHOD_PRESET_ENTRIES.verifree),
-  rlpr: treeOf(METHOD_PRESET_ENTRIES.rlpr),
-  grpo: treeOf(METHOD_PRESET_ENTRIES.grpo),
-};
 
 const EMBEDDED_BASE =
   '[OURS] the embedded base model apps/covrl/assets/base-quick (0.12 M parameters), shared by both budgets so neither needs pretraining';

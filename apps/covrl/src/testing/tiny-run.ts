@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
 import { createCausalLM } from '@covrl/models';
-import type { Config, Method } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
+import type { Method } from '../methods/index.js';
 import { decodeConfig } from '../config/decode.js';
 import { baseFingerprint, modelConfigOf, saveBase } from '../model-io.js';
 import { pretrain } from '../pretrain.js';

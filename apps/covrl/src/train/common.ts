@@ -1,16 +1,13 @@
 /**
- * What every method's step shares: the model bundle, the optimizer update with gradient clipping,
- * per-step seeds, and metric bookkeeping. The methods themselves (`covrl.ts`, `verifree.ts`,
- * `response-methods.ts`) compose the packages' functions and nothing else.
+ * The contract between the trainer and a method's runner: what a step reads (`StepInput`), what
+ * it returns (`StepOutput`), the runner's lifecycle (`MethodRunner`), and per-step seeds. The
+ * runner of every method is made by the one pipeline (`pipeline.ts`) from a method spec
+ * (`../methods/`).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM, AdamW } from '@covrl/models';
-import { clipByGlobalNorm } from '@covrl/models';
-import { answerLikelihoodReward } from '@covrl/rewards';
 import type { ExampleContexts, Tags, Tokenizer } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
-import { assertFinite, NonFiniteError } from '../run/log.js';
 
 /** Everything a method step reads. Plain data plus the model; nothing calls back into the loop. */
 export interface StepInput {
@@ -50,6 +47,11 @@ export interface InitInput {
 
 export interface StepOutput {
   readonly metrics: Record<string, number>;
+  /**
+   * Wall-clock seconds per phase and throughput (`time/…`, `throughput/…`): logged beside the
+   * metrics, never inside them, so two runs of the same config log identical metrics.
+   */
+  readonly timing?: Record<string, number>;
   /** A few sampled completions with their reward terms, for `samples.jsonl`. */
   readonly samples: Record<string, unknown>[];
 }
@@ -87,119 +89,4 @@ export function mixSeed(...parts: readonly number[]): number {
     h ^= h >>> 16;
   }
   return h >>> 0;
-}
-
-/**
- * One optimizer update: gradients of `lossFn` with respect to every model variable, global-norm
- * clipping to `gradClip`, an AdamW step at `lr`. Returns the loss function's metrics plus
- * `grad/norm` (before clipping). Every intermediate tensor is disposed.
- *
- * The non-finite guard runs here, BEFORE the optimizer step: a NaN or Inf in any loss term or
- * reward of the loss's metrics, in the scalar loss itself (`loss`), or in the gradient norm
- * (`grad/norm`) throws {@link NonFiniteError} naming the term and `input.step`, and leaves the
- * weights and the optimizer state as this update found them: the bad update never reaches the
- * model. The guard is per update, not per step: with `train.miniBatches` > 1 the earlier
- * mini-batches of the failing step have already updated the in-memory weights and AdamW moments.
- * Those reach no checkpoint and no export only because the trainer aborts the run on the error
- * without saving; the newest checkpoint stays the one from before the failing step.
- */
-export function applyUpdate(
-  input: Pick<StepInput, 'model' | 'optimizer' | 'lr' | 'config'> & { readonly step?: number },
-  lossFn: () => { loss: tf.Scalar; metrics: Record<string, number> },
-): Record<string, number> {
-  let metrics: Record<string, number> = {};
-  const variables = [...input.model.variables().values()];
-  const { value, grads } = tf.variableGrads(() => {
-    const out = lossFn();
-    metrics = out.metrics;
-    return out.loss;
-  }, variables);
-  const lossValue = value.dataSync()[0] ?? Number.NaN;
-  value.dispose();
-  const step = input.step ?? 0;
-  const named: Record<string, tf.Tensor> = {};
-  for (const [name, v] of input.model.variables()) {
-    const g = grads[v.name];
-    if (g !== undefined) named[name] = g;
-  }
-  let clipped: Record<string, tf.Tensor> = {};
-  let norm = Number.NaN;
-  try {
-    assertFinite(metrics, step, ['loss/', 'reward/']);
-    if (!Number.isFinite(lossValue)) throw new NonFiniteError('loss', step, lossValue);
-    ({ grads: clipped, norm } = clipByGlobalNorm(named, input.config.train.gradClip));
-    if (!Number.isFinite(norm)) throw new NonFiniteError('grad/norm', step, norm);
-    input.optimizer.step(clipped, input.model.variables(), { lr: input.lr });
-  } finally {
-    tf.dispose(Object.values(grads));
-    tf.dispose(Object.values(clipped));
-  }
-  return { ...metrics, 'grad/norm': norm };
-}
-
-/** Average per-mini-batch metrics: mean, except `…max` keys take the max and `…min` the min. */
-export function mergeMetrics(parts: readonly Record<string, number>[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  const keys = new Set(parts.flatMap((p) => Object.keys(p)));
-  for (const key of keys) {
-    const values = parts.map((p) => p[key]).filter((v): v is number => v !== undefined);
-    if (values.length === 0) continue;
-    if (/max(_abs_log)?$/.test(key)) out[key] = Math.max(...values);
-    else if (/min$/.test(key)) out[key] = Math.min(...values);
-    else out[key] = values.reduce((a, b) => a + b, 0) / values.length;
-  }
-  return out;
-}
-
-/** Split `n` rows made of groups of `groupSize` into `parts` chunks of whole groups. */
-export function miniBatchRows(n: number, groupSize: number, parts: number): number[][] {
-  const groups = n / groupSize;
-  const k = Math.max(1, Math.min(parts, groups));
-  const out: number[][] = [];
-  for (let i = 0; i < k; i++) {
-    const g0 = Math.floor((i * groups) / k);
-    const g1 = Math.floor(((i + 1) * groups) / k);
-    const rows: number[] = [];
-    for (let r = g0 * groupSize; r < g1 * groupSize; r++) rows.push(r);
-    out.push(rows);
-  }
-  return out;
-}
-
-/** Mean of a number array (0 for an empty one). */
-export const mean = (xs: readonly number[]): number =>
-  xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** Per-group statistics of rewards used by every method's metrics. */
-export function rewardStats(rewards: readonly number[], groupSize: number): Record<string, number> {
-  const m = mean(rewards);
-  const variance = mean(rewards.map((r) => (r - m) * (r - m)));
-  let zeroGroups = 0;
-  for (let g = 0; g < rewards.length; g += groupSize) {
-    const group = rewards.slice(g, g + groupSize);
-    if (Math.max(...group) - Math.min(...group) < 1e-12) zeroGroups++;
-  }
-  return {
-    'reward/mean': m,
-    'reward/std': Math.sqrt(variance),
-    'advantage/zero_group_fraction': zeroGroups / Math.max(1, rewards.length / groupSize),
-  };
-}
-
-/** A reward form of `answerLikelihoodReward`. */
-export type AnswerRewardForm = Parameters<typeof answerLikelihoodReward>[0]['form'];
-
-/**
- * The answer-likelihood reward of `form` for a scored answer span (`logProbs`, `mask` `[B, A]`)
- * and, for the logs, its summed log-likelihood log p(y | x, z), both `[B]`. When `form` is
- * already `'log-prob-sum'` the two are the same tensor (one reduction, not two).
- */
-export function answerRewardAndLogProb(
-  answer: { readonly logProbs: tf.Tensor; readonly mask: tf.Tensor },
-  form: AnswerRewardForm,
-): { reward: tf.Tensor1D; logProb: tf.Tensor1D } {
-  const of = (f: AnswerRewardForm): tf.Tensor1D =>
-    answerLikelihoodReward({ answerLogProbs: answer.logProbs, answerMask: answer.mask, form: f });
-  const reward = of(form);
-  return { reward, logProb: form === 'log-prob-sum' ? reward : of('log-prob-sum') };
 }

@@ -15,33 +15,39 @@ import { getFamily } from '@covrl/data';
 import type { Example } from '@covrl/data';
 import { isEquivalent } from '@covrl/rewards';
 import type { ResponseRollout } from '@covrl/sampler';
-import type { Config, Method } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
+import type { Method } from '../methods/index.js';
 import { decodeConfig } from '../config/decode.js';
 import { isCorrect } from '../eval/evaluate.js';
 import { NonFiniteError } from '../run/log.js';
 import { buildTask, ContextCache, makeTokenizer, tagsOf } from '../task.js';
 import type { MethodRunner, StepInput } from './common.js';
-import type * as Common from './common.js';
+import type * as Update from './update.js';
 import { mixSeed } from './common.js';
-import { covrlRunner } from './covrl.js';
-import { verifreeRunner } from './verifree.js';
-import { grpoRunner, responseEntropy, rlprRunner, verifierRewards } from './response-methods.js';
+import { methods } from '../methods/index.js';
+import { verifierRewards } from '../methods/grpo.js';
+import { responseEntropy } from '../methods/parts/response-terms.js';
+
+const covrlRunner = () => methods.covrl.runner();
+const verifreeRunner = () => methods.verifree.runner();
+const rlprRunner = () => methods.rlpr.runner();
+const grpoRunner = () => methods.grpo.runner();
 
 // `applyUpdate` as it is, except that from its `poisonFrom`-th call (0-based, counted in `calls`)
 // the loss reports `loss/pg` = NaN: the real guard then stops the step before that update.
 const fault = vi.hoisted(() => ({ calls: 0, poisonFrom: Number.POSITIVE_INFINITY }));
-vi.mock('./common.js', async (importOriginal) => {
-  const common = await importOriginal<typeof Common>();
-  const applyUpdate: typeof common.applyUpdate = (input, lossFn) => {
+vi.mock('./update.js', async (importOriginal) => {
+  const update = await importOriginal<typeof Update>();
+  const applyUpdate: typeof update.applyUpdate = (input, lossFn) => {
     const call = fault.calls++;
-    return common.applyUpdate(input, () => {
+    return update.applyUpdate(input, () => {
       const out = lossFn();
       return call < fault.poisonFrom
         ? out
         : { ...out, metrics: { ...out.metrics, 'loss/pg': Number.NaN } };
     });
   };
-  return { ...common, applyUpdate };
+  return { ...update, applyUpdate };
 });
 
 const TINY: Record<string, string> = {

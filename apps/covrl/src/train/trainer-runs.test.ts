@@ -38,8 +38,8 @@ import {
 } from '../testing/tiny-run.js';
 import { train } from './trainer.js';
 import type { MethodRunner } from './common.js';
-import { applyUpdate } from './common.js';
-import { rlprRunner } from './response-methods.js';
+import { applyUpdate } from './update.js';
+import { methods } from '../methods/index.js';
 
 let dir: string;
 let baseDir: string;
@@ -446,7 +446,7 @@ describe('RLPR resume', () => {
     const runDir = join(dir, 'rlpr-forgetful');
     const first = await train({ ...base(), runDir, stopAfter: 3 });
     first.model.dispose();
-    const real = rlprRunner();
+    const real = methods.rlpr.runner();
     const forgetful: MethodRunner = { ...real, setState: () => undefined };
     const resumed = await train({ ...base(), runDir, resume: true, runner: forgetful });
     resumed.model.dispose();

@@ -37,16 +37,8 @@ import type { BaseIdentity } from '../model-io.js';
 import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
 import { mixSeed } from './common.js';
-import { covrlRunner } from './covrl.js';
-import { verifreeRunner } from './verifree.js';
-import { grpoRunner, rlprRunner } from './response-methods.js';
+import { methodOf } from '../methods/index.js';
 
-export const RUNNERS: Readonly<Record<Config['method'], () => MethodRunner>> = {
-  covrl: covrlRunner,
-  verifree: verifreeRunner,
-  rlpr: rlprRunner,
-  grpo: grpoRunner,
-};
 
 export interface TrainOptions {
   readonly config: Config;
@@ -196,7 +188,7 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
     beta2: 0.95,
     weightDecay: config.train.weightDecay,
   });
-  const runner = options.runner ?? RUNNERS[config.method]();
+  const runner = options.runner ?? methodOf(config.method).runner();
   // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
   const warnings = [...(runner.attach?.({ config, model }) ?? [])];
   const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');

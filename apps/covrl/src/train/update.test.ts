@@ -9,7 +9,7 @@ import { createAdamW, createCausalLM, defaultModelConfig } from '@covrl/models';
 import type { CausalLM } from '@covrl/models';
 import type { Config } from '../config/schema.js';
 import { NonFiniteError } from '../run/log.js';
-import { applyUpdate } from './common.js';
+import { applyUpdate } from './update.js';
 
 const config = { train: { gradClip: 1 } } as unknown as Config;
 
