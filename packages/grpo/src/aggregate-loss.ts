@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Aggregation, AggregationInput, AggregationName } from './aggregations.js';
 import { aggregations, validateAggregationInput } from './aggregations.js';
-import { resolve } from './internal/resolve.js';
-import { fail } from './internal/validate.js';
+import { fail, resolve } from '@covrl/utils';
 
 /** Input of {@link aggregateLoss}. */
 export interface AggregateLossInput extends AggregationInput {
@@ -34,6 +33,7 @@ export function aggregateLoss(x: AggregateLossInput): tf.Scalar {
     x.normalizer === undefined
       ? { loss: x.loss, mask: x.mask }
       : { loss: x.loss, mask: x.mask, normalizer: x.normalizer };
-  validateAggregationInput('aggregateLoss', input);
-  return aggregation(input);
+  validateAggregationInput('aggregateLoss', { ...input, validate: x.validate ?? true });
+  // Checked once above; the mode itself need not read the values back again.
+  return aggregation({ ...input, validate: false });
 }

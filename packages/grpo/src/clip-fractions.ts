@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SurrogateInput } from './internal/surrogate-input.js';
 import { surrogateAdvantages } from './internal/surrogate-input.js';
-import { assertMask, assertNumberIn } from './internal/validate.js';
+import {
+  InputChecks,
+  asFloat32,
+  assertNumberIn,
+  assertSameShape,
+  assertTensor,
+} from '@covrl/utils';
 
 /** Input of {@link clipFractions}. */
 export interface ClipFractionsInput extends SurrogateInput {
@@ -33,8 +39,12 @@ export interface ClipFractions {
  */
 export function clipFractions(x: ClipFractionsInput): ClipFractions {
   const values = tf.tidy(() => {
-    const advantages = surrogateAdvantages('clipFractions', x);
-    assertMask('clipFractions', 'mask', x.mask, 'logRatio', x.logRatio);
+    const checks = new InputChecks('clipFractions', x.validate ?? true);
+    const advantages = surrogateAdvantages('clipFractions', x, 'logRatio', checks);
+    assertTensor('clipFractions', 'mask', x.mask);
+    assertSameShape('clipFractions', 'logRatio', x.logRatio, 'mask', x.mask);
+    checks.mask('mask', x.mask).run(); // one read-back for every value check
+    const mask = asFloat32(x.mask);
     const clipLow = x.clipLow ?? 0.2;
     const clipHigh = x.clipHigh ?? clipLow;
     assertNumberIn('clipFractions', 'clipLow', clipLow, 0, 1);
@@ -42,8 +52,8 @@ export function clipFractions(x: ClipFractionsInput): ClipFractions {
     const ratio = tf.exp(x.logRatio); // [B, T]
     const high = tf.logicalAnd(tf.greater(advantages, 0), tf.greater(ratio, 1 + clipHigh));
     const low = tf.logicalAnd(tf.less(advantages, 0), tf.less(ratio, 1 - clipLow));
-    const weight = (b: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.cast(b, 'float32'), x.mask));
-    const total = tf.sum(x.mask);
+    const weight = (b: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.cast(b, 'float32'), mask));
+    const total = tf.sum(mask);
     return tf.stack([weight(tf.logicalOr(high, low)), weight(high), total]).dataSync();
   });
   const [clipped = 0, high = 0, total = 0] = values;

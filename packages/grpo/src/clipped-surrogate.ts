@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SurrogateInput } from './internal/surrogate-input.js';
 import { surrogateAdvantages } from './internal/surrogate-input.js';
-import { assertNumberIn, fail } from './internal/validate.js';
+import { assertNumberIn, fail } from '@covrl/utils';
 
 export type { SurrogateInput } from './internal/surrogate-input.js';
 

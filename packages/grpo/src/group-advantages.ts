@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdvantageMethod, AdvantageMethodName } from './advantage-methods.js';
 import { advantageMethods } from './advantage-methods.js';
-import { resolve } from './internal/resolve.js';
+import { resolve } from '@covrl/utils';
 import {
+  asFloat32,
   assertFinite,
   assertIntegerAtLeast,
   assertNumberIn,
   assertRank,
   assertTensor,
   fail,
-} from './internal/validate.js';
+} from '@covrl/utils';
 
 /** Input of {@link groupAdvantages}. */
 export interface GroupAdvantagesInput {
@@ -21,6 +22,8 @@ export interface GroupAdvantagesInput {
   readonly method?: AdvantageMethodName | AdvantageMethod;
   /** Added to the group std by `'grpo'`; default 1e-6 (verl). */
   readonly epsilon?: number;
+  /** Check that `rewards` is finite (one device read-back); default true. `false` skips it. */
+  readonly validate?: boolean;
 }
 
 /**
@@ -55,10 +58,10 @@ export function groupAdvantages(x: GroupAdvantagesInput): tf.Tensor {
   }
   const epsilon = x.epsilon ?? 1e-6;
   assertNumberIn(fn, 'epsilon', epsilon, 0, Number.MAX_VALUE);
-  assertFinite(fn, 'rewards', x.rewards);
+  if (x.validate ?? true) assertFinite(fn, 'rewards', x.rewards);
   const method = resolve(fn, 'method', x.method ?? 'grpo', advantageMethods);
   return tf.tidy(() => {
-    const grouped = tf.reshape(x.rewards, [n / x.groupSize, x.groupSize]); // [Q, G]
+    const grouped = tf.reshape(asFloat32(x.rewards), [n / x.groupSize, x.groupSize]); // [Q, G]
     const advantages = method({ groupedRewards: grouped, epsilon });
     const [q, g] = grouped.shape;
     if (advantages.rank !== 2 || advantages.shape[0] !== q || advantages.shape[1] !== g) {

@@ -6,7 +6,7 @@ import {
   assertRank,
   assertTensor,
   fail,
-} from './internal/validate.js';
+} from '@covrl/utils';
 
 /** Per-group reward statistics, as plain numbers for metrics and the std filter. */
 export interface GroupRewardStats {

@@ -1,3 +1,5 @@
+import { fail } from '@covrl/utils';
+
 /** Options of RLPR's std filter (method specification §6). */
 export interface StdFilterOptions {
   /** Keep a prompt iff `s_g ≥ beta·EMA`; default 0.5 (Qwen2.5-7B script; 0.9 Llama, 1.0 Gemma). */
@@ -27,10 +29,6 @@ export interface StdFilterStepInput {
   readonly step: number;
   /** `s_g` of each candidate group: the std of its G final rewards (see `groupRewardStats`). */
   readonly groupStds: readonly number[];
-}
-
-function fail(fn: string, argument: string, problem: string): never {
-  throw new Error(`${fn}: ${argument} ${problem}`);
 }
 
 function mean(xs: readonly number[]): number {

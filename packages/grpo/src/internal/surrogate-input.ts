@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertFinite, assertNoNaN, assertRank, assertTensor, fail } from './validate.js';
+import { InputChecks, asFloat32, assertRank, assertTensor, fail } from '@covrl/utils';
 
 /** Input of every surrogate in `surrogates`. */
 export interface SurrogateInput {
@@ -21,18 +21,27 @@ export interface SurrogateInput {
    * losses of `@covrl/objectives` always pass it.
    */
   readonly logProbs?: tf.Tensor;
+  /**
+   * Check the values of `advantages` (finite) and of the per-token input (no NaN), in one device
+   * read-back; default true. `false` skips them (no read-back); shapes and dtypes are still
+   * checked. The losses of `@covrl/objectives` pass `false` for inputs they already checked.
+   */
+  readonly validate?: boolean;
 }
 
 /**
  * Validates a surrogate input and returns the advantages broadcastable to `[B, T]`
  * (`[B]` → `[B, 1]`). `per` names the `[B, T]` tensor the surrogate computes with (`logRatio`
  * for the ratio surrogates, `logProbs` for `'reinforce'`): it is checked (rank 2, no NaN) and
- * fixes B and T; the other one is not read at all. Call inside the caller's tidy.
+ * fixes B and T; the other one is not read at all. Int32 advantages are cast to float32. Value
+ * checks go into `checks` when given (the caller runs them), else run here with one read-back
+ * (NaN/±Infinity throws a `NonFiniteInputError`). Call inside the caller's tidy.
  */
 export function surrogateAdvantages(
   fn: string,
   x: SurrogateInput,
   per: 'logRatio' | 'logProbs' = 'logRatio',
+  checks?: InputChecks,
 ): tf.Tensor {
   if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
   const perToken = per === 'logRatio' ? x.logRatio : surrogateLogProbs(fn, x);
@@ -49,9 +58,11 @@ export function surrogateAdvantages(
       `has shape [${a.join(', ')}] but must be [${b}] or [${b}, ${t}] (${per} is [${b}, ${t}])`,
     );
   }
-  assertFinite(fn, 'advantages', x.advantages);
-  assertNoNaN(fn, per, perToken);
-  return a.length === 1 ? tf.expandDims(x.advantages, 1) : x.advantages;
+  const batch = checks ?? new InputChecks(fn, x.validate ?? true);
+  batch.finite('advantages', x.advantages).noNaN(per, perToken, 'contains NaN; pass finite values');
+  if (checks === undefined) batch.run();
+  const advantages = asFloat32(x.advantages);
+  return a.length === 1 ? tf.expandDims(advantages, 1) : advantages;
 }
 
 /** The optional `logProbs` of a surrogate input, as required (its values are checked by the caller). */
