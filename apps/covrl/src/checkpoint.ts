@@ -24,7 +24,14 @@
  * point leaves `latest.json` pointing at a complete checkpoint: the step directory, or (between
  * the two renames) its `.old` copy, which {@link latestCheckpointDir} falls back to and the next
  * save puts back. Each save sweeps the `.tmp` directories crashed processes left behind.
+ *
+ * Every checkpoint also carries `manifest.json`: the size and SHA-256 of each of its files, read
+ * back from disk after writing. {@link loadCheckpoint} verifies them and decodes `state.json` and
+ * `latest.json` against their schemas; a checkpoint that fails (a flipped byte, a short write, a
+ * damaged state) is skipped with a warning naming the file and the previous complete checkpoint
+ * is used instead (the run then redoes the steps after it, bit-identically).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -35,8 +42,28 @@ import {
   serializeSafetensors,
 } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer, ModelConfig } from '@covrl/models';
-import { writeFileAtomicSync } from './util/atomic.js';
-import type { BaseIdentity } from './model-io.js';
+import {
+  fileError,
+  fsyncDir,
+  processAlive,
+  sweepTempFiles,
+  writeFileAtomicSync,
+} from './util/atomic.js';
+import { faultPoint } from './util/fault.js';
+import {
+  count,
+  decodeJsonText,
+  finite,
+  object,
+  readJsonFile,
+  record,
+  shape,
+  string,
+  unknownValue,
+} from './util/json-schema.js';
+import type { Decoder } from './util/json-schema.js';
+import { baseIdentityDecoder } from './run/base-identity.js';
+import type { BaseIdentity } from './run/base-identity.js';
 
 export interface CheckpointState {
   readonly step: number;
@@ -58,6 +85,8 @@ export interface Checkpoint {
   readonly state: CheckpointState;
   readonly weights: Record<string, tf.Tensor>;
   readonly optimizer: Record<string, tf.Tensor>;
+  /** Checkpoints skipped because they failed verification, each naming the file. */
+  readonly warnings: readonly string[];
 }
 
 type Named = Readonly<Record<string, tf.Tensor>>;
@@ -110,26 +139,111 @@ function fromSafetensors(path: string): Record<string, tf.Tensor> {
 }
 
 const stepDir = (step: number): string => `step-${String(step).padStart(6, '0')}`;
+const STEP_DIR = /^step-(\d{6})$/;
 
 /** `.step-NNNNNN.<pid>.tmp` (being written) and `.step-NNNNNN.<pid>.old` (being replaced). */
 const ASIDE = /^\.(step-\d{6})\.(\d+)\.(tmp|old)$/;
 
-/** Whether process `pid` is running (EPERM: it is, under another user). */
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+const REMEDY_STATE =
+  'the checkpoint is damaged: delete this step directory to resume from the one before, or start afresh with another --out';
+
+/** Decoder of `state.json` (see {@link CheckpointState}). */
+export const checkpointStateDecoder: Decoder<CheckpointState> = (v, at) => {
+  const o = shape(
+    {
+      step: count,
+      dataCursor: count,
+      optimizerStep: count,
+      rng: record(finite),
+      methodState: unknownValue,
+      config: object,
+    },
+    { base: baseIdentityDecoder, metricsAtStep: record(finite) },
+  )(v, at);
+  return o as unknown as CheckpointState;
+};
+
+/** `latest.json`: the newest complete checkpoint's step and directory name. */
+const latestDecoder: Decoder<{ step: number; dir: string }> = (v, at) => {
+  const o = shape({ step: count, dir: string })(v, at);
+  if (o.dir !== stepDir(o.step)) {
+    throw new Error(`field 'dir': '${o.dir}' does not match step ${o.step} (${stepDir(o.step)})`);
   }
+  return { step: o.step, dir: o.dir };
+};
+
+/** One file of a checkpoint's manifest. */
+export interface ManifestEntry {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** `manifest.json`: every other file of the checkpoint with its size and SHA-256. */
+const manifestDecoder: Decoder<Record<string, ManifestEntry>> = (v, at) => {
+  const o = shape({ format: string, files: record(shape({ bytes: count, sha256: string })) })(
+    v,
+    at,
+  );
+  const files: Record<string, ManifestEntry> = {};
+  for (const [name, e] of Object.entries(o.files))
+    files[name] = { bytes: e.bytes, sha256: e.sha256 };
+  return files;
+};
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Size and SHA-256 of every file in `dir` (the checkpoint's own manifest excluded). */
+function manifestOf(dir: string): Record<string, ManifestEntry> {
+  const files: Record<string, ManifestEntry> = {};
+  for (const name of readdirSync(dir).sort()) {
+    if (name === 'manifest.json') continue;
+    const bytes = readFileSync(join(dir, name));
+    files[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+  }
+  return files;
+}
+
+/**
+ * Check a checkpoint directory against its manifest. Returns undefined when every listed file has
+ * its size and SHA-256, else the first problem naming the file. A checkpoint written before
+ * manifests existed (no `manifest.json`) passes with `unverified`.
+ */
+export function verifyCheckpoint(dir: string): { problem?: string; unverified?: boolean } {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) {
+    for (const f of ['model.safetensors', 'optimizer.safetensors', 'state.json']) {
+      if (!existsSync(join(dir, f))) return { problem: `${join(dir, f)}: missing` };
+    }
+    return { unverified: true };
+  }
+  let files: Record<string, ManifestEntry>;
+  try {
+    files = readJsonFile(path, manifestDecoder, REMEDY_STATE);
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+  for (const [name, want] of Object.entries(files)) {
+    const file = join(dir, name);
+    if (!existsSync(file)) return { problem: `${file}: missing (listed in manifest.json)` };
+    const bytes = readFileSync(file);
+    if (bytes.length !== want.bytes) {
+      return {
+        problem: `${file}: ${bytes.length} bytes, the manifest says ${want.bytes} (truncated or replaced)`,
+      };
+    }
+    if (sha256(bytes) !== want.sha256) {
+      return { problem: `${file}: SHA-256 differs from the manifest (the file was corrupted)` };
+    }
+  }
+  return {};
 }
 
 /**
  * Clean up after processes that crashed while saving (and after this process's own earlier
  * attempts): a `.old` copy whose step directory is missing is put back (the crash came between
- * the two renames), every other `.old` and every `.tmp` is removed. Directories of a running
- * process other than this one are left alone.
+ * the two renames), every other `.old` and every `.tmp` is removed, and so are the temporary
+ * files of atomic writes (`.latest.json.<pid>.<hex>.tmp`). Entries of a running process other
+ * than this one are left alone.
  */
 function sweepAside(root: string): void {
   if (!existsSync(root)) return;
@@ -137,7 +251,7 @@ function sweepAside(root: string): void {
     const m = ASIDE.exec(entry);
     if (m === null) continue;
     const [, step, pid, kind] = m;
-    if (Number(pid) !== process.pid && alive(Number(pid))) continue;
+    if (Number(pid) !== process.pid && processAlive(Number(pid))) continue;
     const path = join(root, entry);
     if (kind === 'old' && !existsSync(join(root, step as string))) {
       renameSync(path, join(root, step as string));
@@ -145,6 +259,7 @@ function sweepAside(root: string): void {
       rmSync(path, { recursive: true, force: true });
     }
   }
+  sweepTempFiles(root);
 }
 
 /** A complete `.old` copy of `name` left by a save that stopped between its two renames. */
@@ -160,22 +275,21 @@ function asideCopy(root: string, name: string): string | undefined {
   return old === undefined ? undefined : join(root, old);
 }
 
-/**
- * Write a checkpoint atomically and point `latest.json` at it. Older checkpoints beyond `keep`
- * are removed only after the new one is complete.
- */
-export async function saveCheckpoint(
-  root: string,
-  files: CheckpointFiles,
-  keep = 2,
-): Promise<string> {
+/** Rename with a fault point before it and the paths in any error. */
+function renameChecked(from: string, to: string): void {
+  faultPoint(`rename ${to}`);
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    throw fileError('saveCheckpoint', 'rename', `${from} → ${to}`, error);
+  }
+}
+
+/** Write every file of a checkpoint into `tmp`, then its manifest. */
+async function writeCheckpointFiles(tmp: string, files: CheckpointFiles): Promise<void> {
   const { state } = files;
-  const name = stepDir(state.step);
-  const final = join(root, name);
-  const tmp = join(root, `.${name}.${process.pid}.tmp`);
-  const old = join(root, `.${name}.${process.pid}.old`);
-  sweepAside(root);
   const meta = { step: String(state.step), format: 'covrl-checkpoint-2' };
+  faultPoint(`write ${tmp}/model files`);
   // The model files in the HF-like layout (every file written atomically into `tmp`).
   await savePretrainedFiles(tmp, {
     config: files.model.config,
@@ -188,19 +302,43 @@ export async function saveCheckpoint(
     await toSafetensors(files.optimizer, meta),
   );
   writeFileAtomicSync(join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+  // Sizes and hashes of what is on disk now (read back, so a short write anywhere shows).
+  const manifest = { format: 'covrl-checkpoint-manifest-1', files: manifestOf(tmp) };
+  writeFileAtomicSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  fsyncDir(tmp);
+}
+
+/**
+ * Write a checkpoint atomically and point `latest.json` at it. Older checkpoints beyond `keep`
+ * are removed only after the new one is complete.
+ */
+export async function saveCheckpoint(
+  root: string,
+  files: CheckpointFiles,
+  keep = 2,
+): Promise<string> {
+  const name = stepDir(files.state.step);
+  const final = join(root, name);
+  const tmp = join(root, `.${name}.${process.pid}.tmp`);
+  const old = join(root, `.${name}.${process.pid}.old`);
+  sweepAside(root);
+  await writeCheckpointFiles(tmp, files);
   // Never a moment without a complete copy of this step: the old one is moved aside, not removed,
   // until the new one is in place.
-  if (existsSync(final)) renameSync(final, old);
-  renameSync(tmp, final);
+  if (existsSync(final)) renameChecked(final, old);
+  renameChecked(tmp, final);
+  fsyncDir(root);
   writeFileAtomicSync(
     join(root, 'latest.json'),
-    `${JSON.stringify({ step: state.step, dir: name })}\n`,
+    `${JSON.stringify({ step: files.state.step, dir: name })}\n`,
   );
+  faultPoint(`remove ${old}`);
   rmSync(old, { recursive: true, force: true });
   const older = readdirSync(root)
-    .filter((d) => /^step-\d{6}$/.test(d) && d !== name)
+    .filter((d) => STEP_DIR.test(d) && d !== name)
     .sort();
   for (const d of older.slice(0, Math.max(0, older.length - (keep - 1)))) {
+    faultPoint(`remove ${join(root, d)}`);
     rmSync(join(root, d), { recursive: true, force: true });
   }
   return final;
@@ -218,27 +356,67 @@ export function latestCheckpointDir(root: string): string | undefined {
   return existsSync(dir) ? dir : (asideCopy(root, stepDir(step)) ?? dir);
 }
 
-/** The step of the newest complete checkpoint under `root`, or undefined when there is none. */
+/**
+ * The step of the newest complete checkpoint under `root`, or undefined when there is none.
+ * `latest.json` is decoded against its schema: a damaged pointer is an error naming the file
+ * and the field.
+ */
 export function latestCheckpointStep(root: string): number | undefined {
   const pointer = join(root, 'latest.json');
   if (!existsSync(pointer)) return undefined;
-  const parsed = JSON.parse(readFileSync(pointer, 'utf8')) as { step?: unknown };
-  if (typeof parsed.step !== 'number') {
-    throw new Error(`${pointer}: field 'step' must be a number; delete the file to start afresh`);
-  }
-  return parsed.step;
+  return readJsonFile(
+    pointer,
+    latestDecoder,
+    `the checkpoint pointer is damaged: delete ${pointer} to resume from the newest step directory that verifies, or start afresh with another --out`,
+  ).step;
 }
 
-/** Load the newest complete checkpoint under `root` (tensors are owned by the caller). */
-export async function loadCheckpoint(root: string): Promise<Checkpoint | undefined> {
-  const dir = latestCheckpointDir(root);
-  if (dir === undefined) return undefined;
-  for (const f of ['model.safetensors', 'optimizer.safetensors', 'state.json']) {
-    if (!existsSync(join(dir, f))) {
-      throw new Error(`${join(dir, f)}: missing from checkpoint; it is incomplete or was moved`);
-    }
+/**
+ * The checkpoints to try on resume, newest first: the one `latest.json` names (or its `.old`
+ * copy), then every older step directory. A `latest.json` that is damaged falls back to the step
+ * directories themselves (each still verified against its manifest).
+ */
+function candidates(root: string, warnings: string[]): { dir: string; step: number }[] {
+  const steps = existsSync(root)
+    ? readdirSync(root)
+        .map((d) => STEP_DIR.exec(d))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+    : [];
+  let newest: number | undefined;
+  try {
+    newest = latestCheckpointStep(root);
+  } catch (error) {
+    warnings.push(
+      `${error instanceof Error ? error.message : String(error)}; trying the step directories`,
+    );
   }
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  const out: { dir: string; step: number }[] = [];
+  if (newest !== undefined) {
+    const dir = latestCheckpointDir(root) as string;
+    out.push({ dir, step: newest });
+  }
+  for (const step of steps.sort((a, b) => b - a)) {
+    if (newest !== undefined && step >= newest) continue;
+    out.push({ dir: join(root, stepDir(step)), step });
+  }
+  return out;
+}
+
+/** Read one verified checkpoint directory (tensors owned by the caller). */
+async function readCheckpointDir(dir: string, step: number): Promise<Checkpoint> {
+  const statePath = join(dir, 'state.json');
+  const state = decodeJsonText(
+    readFileSync(statePath, 'utf8'),
+    statePath,
+    checkpointStateDecoder,
+    REMEDY_STATE,
+  );
+  if (state.step !== step) {
+    throw new Error(
+      `${statePath}: field 'step' is ${state.step} in the directory of step ${step}; ${REMEDY_STATE}`,
+    );
+  }
   let weights: Record<string, tf.Tensor>;
   if (existsSync(join(dir, 'config.json'))) {
     // A model directory: HF names, converted back to the canonical ones (exactly: F32 throughout).
@@ -255,5 +433,45 @@ export async function loadCheckpoint(root: string): Promise<Checkpoint | undefin
     state,
     weights,
     optimizer: fromSafetensors(join(dir, 'optimizer.safetensors')),
+    warnings: [],
   };
+}
+
+/**
+ * Load the newest complete checkpoint under `root` whose files match their manifest (tensors are
+ * owned by the caller). A checkpoint that fails verification (a flipped byte, a truncated file,
+ * a damaged `state.json`) is skipped with a warning naming the file, and the one before it is
+ * used; the returned `warnings` say so. Throws naming every problem when none verifies.
+ */
+export async function loadCheckpoint(root: string): Promise<Checkpoint | undefined> {
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  const list = candidates(root, warnings);
+  if (list.length === 0) {
+    if (warnings.length > 0) throw new Error(warnings.join('\n'));
+    return undefined;
+  }
+  for (const { dir, step } of list) {
+    const check = verifyCheckpoint(dir);
+    let problem = check.problem;
+    if (problem === undefined) {
+      try {
+        const ckpt = await readCheckpointDir(dir, step);
+        if (check.unverified === true) {
+          warnings.push(
+            `${dir}: no manifest.json (written by an older covrl); its files were not verified`,
+          );
+        }
+        return { ...ckpt, warnings: [...warnings] };
+      } catch (error) {
+        problem = error instanceof Error ? error.message : String(error);
+      }
+    }
+    problems.push(problem);
+    warnings.push(`skipped the checkpoint ${dir}: ${problem}`);
+  }
+  throw new Error(
+    `${root}: no checkpoint verifies:\n  ${problems.join('\n  ')}\n` +
+      'restore the files from a backup, or start the run afresh with another --out',
+  );
 }

@@ -14,7 +14,7 @@
  * kept, an interrupted run resumes from its checkpoint (which the trainer refuses when it was
  * trained from another base), the rest are trained.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
@@ -23,16 +23,22 @@ import type { Method } from './methods/index.js';
 import { decodeConfig } from './config/decode.js';
 import type { ConfigSources } from './config/decode.js';
 import { baseFingerprint, baseIdentity, loadBase, readBaseMeta, sameBase } from './model-io.js';
-import type { BaseMeta } from './model-io.js';
+import type { BaseIdentity, BaseMeta } from './model-io.js';
 import { pretrain } from './pretrain.js';
 import { buildTask } from './task.js';
-import { evaluateSplits, train } from './train/trainer.js';
+import type { Task } from './task.js';
+import { train } from './train/trainer.js';
+import { evaluateSplits } from './eval/splits.js';
 import type { MethodRunner } from './train/common.js';
 import { configChanges } from './train/resume.js';
 import { latestCheckpointStep } from './checkpoint.js';
-import { NonFiniteError, readLog } from './run/log.js';
-import { checkResults } from './report/results.js';
-import type { Results, RunResult } from './report/results.js';
+import { readLog, toNonFiniteError } from './run/log.js';
+import { CollapsedError } from './run/collapse.js';
+import { lockDir } from './run/lock.js';
+import { onStopSignals } from './run/signals.js';
+import { readJsonFile } from './util/json-schema.js';
+import { resultsDecoder } from './report/results.js';
+import type { Results, ResultsState, RunResult } from './report/results.js';
 import { writeReport } from './report/build.js';
 
 export const COMPARE_METHODS: readonly Method[] = ['grpo', 'verifree', 'rlpr', 'covrl'];
@@ -110,15 +116,37 @@ function loggedConfig(runDir: string, log: (line: string) => void): unknown {
   return first?.type === 'config' ? first.config : undefined;
 }
 
-/** The results.json an earlier invocation left in `out`, if readable. */
+/**
+ * The results.json an earlier invocation left in `out`, decoded against its schema. A damaged
+ * file is an error naming the file and the field (never silently ignored: the runs it records
+ * would be redone and the file overwritten).
+ */
 function previousResults(out: string): Results | undefined {
   const path = join(out, 'results.json');
   if (!existsSync(path)) return undefined;
-  try {
-    return checkResults(JSON.parse(readFileSync(path, 'utf8')), path);
-  } catch (_error) {
-    return undefined;
+  return readJsonFile(
+    path,
+    resultsDecoder,
+    `move it aside (the runs it records are redone) or restore it, then rerun the same command`,
+  );
+}
+
+/** Refuse repeated seeds or methods (one run recorded twice would narrow its interval). */
+function checkDistinct(options: CompareOptions): void {
+  const twice = <T>(xs: readonly T[]): T[] => xs.filter((x, i) => xs.indexOf(x) !== i);
+  const seeds = twice(options.seeds);
+  if (seeds.length > 0) {
+    throw new Error(
+      `compare: seed ${String(seeds[0])} is listed twice in --seeds; list each seed once`,
+    );
   }
+  const methods = twice(options.methods ?? []);
+  if (methods.length > 0) {
+    throw new Error(
+      `compare: method '${String(methods[0])}' is listed twice in --methods; list each method once`,
+    );
+  }
+  if (options.seeds.length === 0) throw new Error('compare: no seeds; pass --seeds 1,2');
 }
 
 /**
@@ -129,35 +157,37 @@ function previousResults(out: string): Results | undefined {
  */
 export async function compare(options: CompareOptions): Promise<CompareOutcome> {
   const log = options.log ?? ((line: string) => console.error(line));
+  checkDistinct(options);
   const preset = options.sources.preset ?? 'standard';
   const baseConfig = decode({ ...options.sources, method: 'covrl' });
   const fingerprint = baseFingerprint(baseConfig);
-
-  // Ctrl-C: stop after the current phase (a training run saves its checkpoint first); twice: now.
-  let stopping = false;
-  const onSigint = (): void => {
-    if (stopping) {
-      process.stderr.write('second interrupt: exiting now; results.json holds the runs done\n');
-      process.exit(130);
-    }
-    stopping = true;
-    log(
-      'interrupt: finishing the current run step, then saving results (Ctrl-C again to quit now)',
-    );
-  };
-  process.on('SIGINT', onSigint);
+  // One compare per output directory (each run directory is locked again by the trainer).
+  const lock = lockDir(join(options.out, COMPARE_LOCK), options.command);
+  // Ctrl-C or SIGTERM: stop after the current phase (a training run saves its checkpoint first);
+  // twice: now.
+  const stop = onStopSignals(
+    () =>
+      log(
+        'interrupt: finishing the current run step, then saving results (Ctrl-C again to quit now)',
+      ),
+    'second interrupt: exiting now; results.json holds the runs done',
+  );
   try {
     return await compareRuns(options, {
       log,
       preset,
       baseConfig,
       fingerprint,
-      stop: () => stopping,
+      stop: stop.requested,
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
+    lock.release();
   }
 }
+
+/** The lock file of a compare output directory. */
+export const COMPARE_LOCK = 'covrl.lock';
 
 interface CompareContext {
   readonly log: (line: string) => void;
@@ -167,42 +197,39 @@ interface CompareContext {
   readonly stop: () => boolean;
 }
 
-async function compareRuns(options: CompareOptions, c: CompareContext): Promise<CompareOutcome> {
-  const { log, baseConfig, fingerprint } = c;
-  // 1. The base model: given, embedded, reused from an earlier compare, or pretrained now.
-  let baseDir = options.base;
-  if (baseDir === undefined) {
-    for (const candidate of [
-      ...EMBEDDED_BASES.map((b) => embeddedBaseDir(b)),
-      join(options.out, 'base'),
-    ]) {
-      if (readMeta(candidate)?.fingerprint === fingerprint) {
-        baseDir = candidate;
-        log(`base model: reusing ${candidate}`);
-        break;
-      }
+/** Find, reuse or pretrain the base model (step 1 of a comparison). */
+async function resolveBase(options: CompareOptions, c: CompareContext): Promise<string> {
+  if (options.base !== undefined) return options.base;
+  for (const candidate of [
+    ...EMBEDDED_BASES.map((b) => embeddedBaseDir(b)),
+    join(options.out, 'base'),
+  ]) {
+    if (readMeta(candidate)?.fingerprint === c.fingerprint) {
+      c.log(`base model: reusing ${candidate}`);
+      return candidate;
     }
   }
-  if (baseDir === undefined) {
-    baseDir = join(options.out, 'base');
-    log(`base model: pretraining into ${baseDir} (no base with this config found)`);
-    await pretrain({ config: baseConfig, out: baseDir, command: options.command });
-  }
+  const baseDir = join(options.out, 'base');
+  c.log(`base model: pretraining into ${baseDir} (no base with this config found)`);
+  // The comparison owns `<out>/base`: a base made for other settings is replaced (atomically).
+  await pretrain({ config: c.baseConfig, out: baseDir, command: options.command, force: true });
+  return baseDir;
+}
 
-  const base = baseIdentity(baseDir);
-  const task = buildTask(baseConfig);
-  log(
-    `task: ${task.train.length} training questions; ` +
-      Object.entries(task.splits)
-        .map(([k, v]) => `${k} ${v.length}`)
-        .join(', ') +
-      ` (${task.removedOverlap} evaluation draws dropped: also in the training pool)`,
-  );
+/** One trained (method, variant) of the comparison. */
+interface Variant {
+  readonly label: string;
+  readonly method: Method;
+  readonly flags: Record<string, string>;
+}
 
-  // Every method and variant over every seed, from the same base.
-  const variants: { label: string; method: Method; flags: Record<string, string> }[] = (
-    options.methods ?? COMPARE_METHODS
-  ).map((m) => ({ label: m, method: m, flags: {} }));
+/** Every method and variant of the comparison, each to run over every seed. */
+function variantsOf(options: CompareOptions): Variant[] {
+  const variants: Variant[] = (options.methods ?? COMPARE_METHODS).map((m) => ({
+    label: m,
+    method: m,
+    flags: {},
+  }));
   if (options.sweepAlpha === true) {
     for (const a of ['0.1', '0.9']) {
       variants.push({ label: `covrl α=${a}`, method: 'covrl', flags: { 'covrl.alpha': a } });
@@ -211,11 +238,16 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
   if (options.sweepKl === true) {
     variants.push({ label: 'covrl λ_KL=0.1', method: 'covrl', flags: { 'covrl.klCoef': '0.1' } });
   }
-  const planned = options.seeds.length * (1 + variants.length);
+  return variants;
+}
 
-  // An earlier invocation's results: runs recorded with the same config from the same base model
-  // are kept, not redone. The base is the same when the earlier comparison used this directory
-  // with the same fingerprint and, for results that record it per run, so did the run itself.
+/** The runs an earlier invocation recorded that may be kept (same config, same base). */
+function keptRuns(
+  options: CompareOptions,
+  baseConfig: Config,
+  baseDir: string,
+  base: BaseIdentity,
+): (label: string, seed: number) => RunResult | undefined {
   const previous = previousResults(options.out);
   const previousConfig = previous?.config as {
     resolved?: unknown;
@@ -227,16 +259,33 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
     configChanges(previousConfig?.resolved, baseConfig).length === 0 &&
     previousConfig?.baseDir === baseDir &&
     (previousConfig.base?.fingerprint ?? null) === base.fingerprint;
-  const previousRun = (label: string, seed: number): RunResult | undefined => {
+  return (label, seed) => {
     if (!sameBaseAsBefore) return undefined;
     const run = previous?.runs.find((r) => r.label === label && r.seed === seed);
     if (run === undefined) return undefined;
     if (run.base !== undefined && !sameBase(run.base, base)) return undefined;
     return { ...run, base };
   };
+}
 
+/** The state a comparison accumulates: its runs and how to write them. */
+interface Recorder {
+  readonly runs: RunResult[];
+  readonly planned: number;
+  record(run: RunResult): Promise<void>;
+  write(state: ResultsState, error?: string): Promise<void>;
+  outcome(state: 'interrupted' | 'complete'): CompareOutcome;
+}
+
+function recorder(
+  options: CompareOptions,
+  c: CompareContext,
+  baseDir: string,
+  task: Task,
+  planned: number,
+): Recorder {
   const runs: RunResult[] = [];
-  const results = (state: 'running' | 'interrupted' | 'complete'): Results => ({
+  const results = (state: ResultsState, error?: string): Results => ({
     command: options.command,
     createdAt: new Date().toISOString(),
     covrlVersion: options.version,
@@ -246,162 +295,233 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
       seeds: options.seeds,
       baseDir,
       base: readMeta(baseDir) ?? null,
-      resolved: baseConfig,
+      resolved: c.baseConfig,
     },
     splits: Object.keys(task.splits),
     runs,
-    progress: { state, planned, recorded: runs.length },
+    progress: {
+      state,
+      planned,
+      recorded: runs.length,
+      ...(error !== undefined ? { error } : {}),
+    },
   });
-  const outcome = (state: 'interrupted' | 'complete'): CompareOutcome => ({
-    ...results(state),
-    interrupted: state === 'interrupted',
-    failed: runs.filter((r) => r.status === 'failed'),
-  });
-  // After every run: results.json, report.md and report.html, each replaced atomically.
-  const record = async (run: RunResult): Promise<void> => {
-    runs.push(run);
-    await writeReport(options.out, results('running'));
+  return {
+    runs,
+    planned,
+    // After every run: results.json, report.md and report.html, each replaced atomically.
+    record: async (run) => {
+      runs.push(run);
+      await writeReport(options.out, results('running'));
+    },
+    write: async (state, error) => writeReport(options.out, results(state, error)),
+    outcome: (state) => ({
+      ...results(state),
+      interrupted: state === 'interrupted',
+      failed: runs.filter((r) => r.status === 'failed'),
+    }),
   };
+}
+
+async function compareRuns(options: CompareOptions, c: CompareContext): Promise<CompareOutcome> {
+  const { log, baseConfig } = c;
+  const baseDir = await resolveBase(options, c);
+  const base = baseIdentity(baseDir);
+  const task = buildTask(baseConfig);
+  log(
+    `task: ${task.train.length} training questions; ` +
+      Object.entries(task.splits)
+        .map(([k, v]) => `${k} ${v.length}`)
+        .join(', ') +
+      ` (${task.removedOverlap} evaluation draws dropped: also in the training pool)`,
+  );
+  const variants = variantsOf(options);
+  const kept = keptRuns(options, baseConfig, baseDir, base);
+  const rec = recorder(options, c, baseDir, task, options.seeds.length * (1 + variants.length));
   const stopNow = async (): Promise<CompareOutcome> => {
     log(
-      `interrupted: ${runs.length} of ${planned} runs recorded in ${join(options.out, 'results.json')}; rerun the same command to continue`,
+      `interrupted: ${rec.runs.length} of ${rec.planned} runs recorded in ${join(options.out, 'results.json')}; rerun the same command to continue`,
     );
-    await writeReport(options.out, results('interrupted'));
-    return outcome('interrupted');
+    await rec.write('interrupted');
+    return rec.outcome('interrupted');
   };
-
-  // 2. The base model itself, evaluated once per seed (sampling seeds differ).
-  for (const seed of options.seeds) {
-    if (c.stop()) return await stopNow();
-    const prev = previousRun('base', seed);
-    if (prev !== undefined) {
-      log(`base, seed ${seed}: kept from the earlier results.json`);
-      await record(prev);
-      continue;
-    }
-    const { model, tokenizer } = await loadBase(baseDir, seed);
-    try {
-      const splits = await evaluateSplits(
-        { ...baseConfig, seed } as Config,
-        model,
-        tokenizer,
-        task,
-        seed,
-      );
-      await record({
-        label: 'base',
-        method: 'base',
-        seed,
-        variant: {},
-        splits,
-        curves: {},
-        status: 'done',
-        base,
-      });
-    } finally {
-      model.dispose();
-    }
-  }
-
-  // 3. Every method and variant over every seed.
-  for (const v of variants) {
+  try {
+    // 2. The base model itself, evaluated once per seed (sampling seeds differ).
     for (const seed of options.seeds) {
       if (c.stop()) return await stopNow();
-      const config = decode({
-        ...options.sources,
-        method: v.method,
-        flags: { ...options.sources.flags, ...v.flags, seed: String(seed) },
-      });
-      // e.g. `covrl-seed1`, `covrl-alpha0.1-seed1`, `covrl-klCoef0.1-seed1`.
-      const suffix = Object.entries(v.flags)
-        .map(([k, val]) => `-${k.split('.').pop() ?? k}${val}`)
-        .join('');
-      const name = `${v.method}${suffix}-seed${seed}`;
-      const runDir = join(options.out, 'runs', name);
-      const variant: Record<string, number | string | boolean> = {};
-      for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
-      const entry = { label: v.label, method: v.method, seed, variant, runDir, config, base };
-
-      // Recorded earlier with the same config from the same base (done, or failed: a rerun would
-      // fail the same way, its steps being a pure function of the config and the base): keep it.
-      const prev = previousRun(v.label, seed);
-      const logged = loggedConfig(runDir, log);
-      if (
-        prev !== undefined &&
-        prev.status !== 'interrupted' &&
-        logged !== undefined &&
-        configChanges(logged, config).length === 0
-      ) {
-        log(
-          `train: ${v.label}, seed ${seed}: kept from the earlier results.json (${prev.status ?? 'done'})` +
-            (prev.status === 'failed' ? `; delete ${runDir} to retry it` : ''),
-        );
-        await record(prev);
-        continue;
-      }
-      const resume = latestCheckpointStep(join(runDir, 'checkpoints')) !== undefined;
-      log(`train: ${v.label}, seed ${seed} → ${runDir}${resume ? ' (resuming)' : ''}`);
-      const runner = options.runnerFor?.({ label: v.label, method: v.method, seed });
-      let trained;
-      try {
-        trained = await train({
-          config,
-          baseDir,
-          runDir,
-          command: options.command,
-          task,
-          quiet: false,
-          resume,
-          ...(runner !== undefined ? { runner } : {}),
-        });
-      } catch (error) {
-        if (!(error instanceof NonFiniteError)) throw error;
-        // A diverged run is a result: record it with its reason and go on with the others.
-        log(`  ${v.label} seed ${seed}: FAILED: ${error.message}`);
-        await record({
-          ...entry,
-          splits: {},
-          curves: curvesOf(runDir),
-          status: 'failed',
-          reason: error.message,
-        });
-        continue;
-      }
-      trained.model.dispose();
-      if (trained.interrupted) {
-        await record({
-          ...entry,
-          splits: {},
-          curves: curvesOf(runDir),
-          seconds: trained.seconds,
-          status: 'interrupted',
-          reason: `interrupted at step ${trained.steps} of ${config.train.steps}; the checkpoint resumes it`,
-        });
-        return await stopNow();
-      }
-      await record({
-        ...entry,
-        splits: trained.splits,
-        curves: curvesOf(runDir),
-        seconds: trained.seconds,
-        status: 'done',
-      });
-      const acc = trained.splits['in-domain'];
-      if (acc !== undefined) {
-        log(
-          `  ${v.label} seed ${seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${trained.seconds.toFixed(0)} s)`,
-        );
+      await evaluateBaseRun({ options, c, baseDir, base, task, kept, rec }, seed);
+    }
+    // 3. Every method and variant over every seed.
+    for (const v of variants) {
+      for (const seed of options.seeds) {
+        if (c.stop()) return await stopNow();
+        const interrupted = await trainRun({ options, c, baseDir, base, task, kept, rec }, v, seed);
+        if (interrupted) return await stopNow();
       }
     }
+  } catch (error) {
+    // Not left at "running": the file says the comparison stopped and why.
+    await rec.write('aborted', error instanceof Error ? error.message : String(error));
+    throw error;
   }
-
-  await writeReport(options.out, results('complete'));
-  const done = outcome('complete');
+  await rec.write('complete');
+  const done = rec.outcome('complete');
   if (done.failed.length > 0) {
     log(
-      `${done.failed.length} of ${planned} runs failed (see the report): ` +
+      `${done.failed.length} of ${rec.planned} runs failed (see the report): ` +
         done.failed.map((r) => `${r.label} seed ${r.seed}`).join(', '),
     );
   }
   return done;
+}
+
+/** What one run of the comparison needs. */
+interface RunContext {
+  readonly options: CompareOptions;
+  readonly c: CompareContext;
+  readonly baseDir: string;
+  readonly base: BaseIdentity;
+  readonly task: Task;
+  readonly kept: (label: string, seed: number) => RunResult | undefined;
+  readonly rec: Recorder;
+}
+
+/** Evaluate the base model for one seed (or keep the earlier result). */
+async function evaluateBaseRun(r: RunContext, seed: number): Promise<void> {
+  const prev = r.kept('base', seed);
+  if (prev !== undefined) {
+    r.c.log(`base, seed ${seed}: kept from the earlier results.json`);
+    await r.rec.record(prev);
+    return;
+  }
+  const { model, tokenizer } = await loadBase(r.baseDir, seed);
+  try {
+    const splits = await evaluateSplits(
+      { ...r.c.baseConfig, seed } as Config,
+      model,
+      tokenizer,
+      r.task,
+      seed,
+    );
+    await r.rec.record({
+      label: 'base',
+      method: 'base',
+      seed,
+      variant: {},
+      splits,
+      curves: {},
+      status: 'done',
+      base: r.base,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The directory name of a run: `covrl-seed1`, `covrl-alpha0.1-seed1`, `covrl-klCoef0.1-seed1`. */
+function runName(v: Variant, seed: number): string {
+  const suffix = Object.entries(v.flags)
+    .map(([k, val]) => `-${k.split('.').pop() ?? k}${val}`)
+    .join('');
+  return `${v.method}${suffix}-seed${seed}`;
+}
+
+/**
+ * Train one (variant, seed), or keep it from the earlier results, and record it. A run that stops
+ * on a non-finite value or collapses is recorded as failed with its reason and the comparison
+ * goes on. Returns whether the run was interrupted (the comparison then stops).
+ */
+async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolean> {
+  const { options, c } = r;
+  const config = decode({
+    ...options.sources,
+    method: v.method,
+    flags: { ...options.sources.flags, ...v.flags, seed: String(seed) },
+  });
+  const runDir = join(options.out, 'runs', runName(v, seed));
+  const variant: Record<string, number | string | boolean> = {};
+  for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
+  const entry = { label: v.label, method: v.method, seed, variant, runDir, config, base: r.base };
+  // Recorded earlier with the same config from the same base (done, or failed: a rerun would
+  // fail the same way, its steps being a pure function of the config and the base): keep it.
+  const prev = r.kept(v.label, seed);
+  const logged = loggedConfig(runDir, c.log);
+  if (
+    prev !== undefined &&
+    prev.status !== 'interrupted' &&
+    logged !== undefined &&
+    configChanges(logged, config).length === 0
+  ) {
+    c.log(
+      `train: ${v.label}, seed ${seed}: kept from the earlier results.json (${prev.status ?? 'done'})` +
+        (prev.status === 'failed' ? `; delete ${runDir} to retry it` : ''),
+    );
+    await r.rec.record(prev);
+    return false;
+  }
+  const resume = latestCheckpointStep(join(runDir, 'checkpoints')) !== undefined;
+  c.log(`train: ${v.label}, seed ${seed} → ${runDir}${resume ? ' (resuming)' : ''}`);
+  const runner = options.runnerFor?.({ label: v.label, method: v.method, seed });
+  let trained;
+  try {
+    trained = await train({
+      config,
+      baseDir: r.baseDir,
+      runDir,
+      command: options.command,
+      task: r.task,
+      quiet: false,
+      resume,
+      ...(runner !== undefined ? { runner } : {}),
+    });
+  } catch (error) {
+    const reason = failureReason(error);
+    if (reason === undefined) throw error;
+    // A diverged or collapsed run is a result: record it with its reason and go on.
+    c.log(`  ${v.label} seed ${seed}: FAILED: ${reason}`);
+    await r.rec.record({
+      ...entry,
+      splits: {},
+      curves: curvesOf(runDir),
+      status: 'failed',
+      reason,
+    });
+    return false;
+  }
+  trained.model.dispose();
+  if (trained.interrupted) {
+    await r.rec.record({
+      ...entry,
+      splits: {},
+      curves: curvesOf(runDir),
+      seconds: trained.seconds,
+      status: 'interrupted',
+      reason: `interrupted at step ${trained.steps} of ${config.train.steps}; the checkpoint resumes it`,
+    });
+    return true;
+  }
+  await r.rec.record({
+    ...entry,
+    splits: trained.splits,
+    curves: curvesOf(runDir),
+    seconds: trained.seconds,
+    status: 'done',
+  });
+  const acc = trained.splits['in-domain'];
+  if (acc !== undefined) {
+    c.log(
+      `  ${v.label} seed ${seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${trained.seconds.toFixed(0)} s)`,
+    );
+  }
+  return false;
+}
+
+/**
+ * Why a run failed as a result (diverged: a non-finite value from the app or a library's input
+ * check; collapsed), or undefined for an error that must stop the comparison.
+ */
+function failureReason(error: unknown): string | undefined {
+  if (error instanceof CollapsedError) return error.message;
+  const step = (error as { step?: unknown } | undefined)?.step;
+  return toNonFiniteError(error, typeof step === 'number' ? step : 0)?.message;
 }

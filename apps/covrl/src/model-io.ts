@@ -4,16 +4,30 @@
  * made (command, config, evaluation at the chosen step). `covrl pretrain` writes one, `covrl train`
  * exports one to `<run>/model` when a run finishes, and every checkpoint directory is one too.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultModelConfig, loadCausalLM, savePretrainedFiles } from '@covrl/models';
 import type { CausalLM, ModelConfig } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer } from '@covrl/models';
 import type { Config } from './config/schema.js';
 import { writeFileAtomic } from './util/atomic.js';
+import { recoverDirAside, swapDirInto } from './util/dir-swap.js';
+import {
+  count,
+  finite,
+  readJsonFile,
+  record,
+  shape,
+  string,
+  unknownValue,
+} from './util/json-schema.js';
+import type { Decoder } from './util/json-schema.js';
 import { latestCheckpointDir } from './checkpoint.js';
 import { preferredMatMulGradient } from './runtime.js';
+import type { BaseIdentity } from './run/base-identity.js';
+
+export type { BaseIdentity } from './run/base-identity.js';
+export { describeBase, sameBase } from './run/base-identity.js';
 
 export interface BaseMeta {
   readonly command: string;
@@ -44,19 +58,6 @@ export interface ResolvedModelDir {
   readonly kind: 'model' | 'run-export' | 'run-checkpoint';
 }
 
-/**
- * Which base model a run started from: the model directory read (absolute) and the fingerprint in
- * its `covrl-base.json` (what `compare` matches an embedded or reused base by; null for a
- * directory without one, e.g. a checkpoint or a plain HF model). Recorded in every checkpoint's
- * state and every `results.json` run, so a resumed or reused run is checked against its base.
- * The directory is part of it: a run's export or a second pretraining with another seed carries
- * the same fingerprint as the base it came from.
- */
-export interface BaseIdentity {
-  readonly dir: string;
-  readonly fingerprint: string | null;
-}
-
 /** The identity of a loaded base (see {@link BaseIdentity}). */
 export function baseIdentityOf(base: Pick<LoadedBase, 'dir' | 'meta'>): BaseIdentity {
   return { dir: resolve(base.dir), fingerprint: base.meta?.fingerprint ?? null };
@@ -68,35 +69,43 @@ export function baseIdentity(path: string): BaseIdentity {
   return baseIdentityOf({ dir, meta: readBaseMeta(dir) });
 }
 
-/** Whether two identities name the same base: same directory and same fingerprint. */
-export const sameBase = (a: BaseIdentity, b: BaseIdentity): boolean =>
-  a.dir === b.dir && a.fingerprint === b.fingerprint;
+/** Decoder of `covrl-base.json` (see {@link BaseMeta}). */
+export const baseMetaDecoder: Decoder<BaseMeta> = (v, at) =>
+  shape(
+    {
+      command: string,
+      createdAt: string,
+      config: unknownValue,
+      fingerprint: string,
+      step: integerStep,
+    },
+    { eval: record(finite), method: string, trainedFrom: string },
+  )(v, at) as unknown as BaseMeta;
 
-/** A base for messages: its directory and a short digest of its fingerprint. */
-export function describeBase(base: BaseIdentity): string {
-  if (base.fingerprint === null) return `${base.dir} (no covrl-base.json)`;
-  const digest = createHash('sha256').update(base.fingerprint).digest('hex').slice(0, 12);
-  return `${base.dir} (fingerprint ${digest})`;
-}
+/** `pretrain` records step -1 when it never evaluated; otherwise a step count. */
+const integerStep: Decoder<number> = (v, at) => (v === -1 ? -1 : count(v, at));
 
-/** `covrl-base.json` of a model directory, when it has one. */
+/**
+ * `covrl-base.json` of a model directory, when it has one, decoded against its schema: a damaged
+ * file is an error naming the file and the field.
+ */
 export function readBaseMeta(dir: string): BaseMeta | undefined {
   const p = join(dir, 'covrl-base.json');
-  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as BaseMeta) : undefined;
+  if (!existsSync(p)) return undefined;
+  return readJsonFile(
+    p,
+    baseMetaDecoder,
+    'the model directory is damaged: recreate it (`covrl pretrain --force`, or rerun the training that exported it)',
+  );
 }
 
 /** Where a run's final model is exported (see `train/trainer.ts`). */
 export const RUN_MODEL_DIR = 'model';
 
 function newestCheckpoint(checkpoints: string, asked: string): ResolvedModelDir {
-  const pointer = join(checkpoints, 'latest.json');
-  const parsed = JSON.parse(readFileSync(pointer, 'utf8')) as { dir?: unknown };
-  if (typeof parsed.dir !== 'string') {
-    throw new Error(`${pointer}: field 'dir' must be a string; the checkpoint pointer is damaged`);
-  }
-  let dir = join(checkpoints, parsed.dir);
-  // A save that stopped between its two renames leaves the step's complete `.old` copy.
-  if (!existsSync(dir)) dir = latestCheckpointDir(checkpoints) ?? dir;
+  // `latest.json` decoded against its schema; a save that stopped between its two renames leaves
+  // the step's complete `.old` copy, which this returns.
+  const dir = latestCheckpointDir(checkpoints) as string;
   if (!existsSync(join(dir, 'config.json'))) {
     throw new Error(
       `${asked}: its newest checkpoint ${dir} was written by an older covrl and holds no model config; ` +
@@ -206,11 +215,9 @@ export async function saveBaseAtomic(
   meta: BaseMeta,
 ): Promise<void> {
   const tmp = join(dirname(dir), `.${basename(dir)}.${process.pid}.tmp`);
-  const old = join(dirname(dir), `.${basename(dir)}.${process.pid}.old`);
+  // A kill between the two renames of an earlier export left `.model.<pid>.old`: put it back.
+  recoverDirAside(dirname(dir));
   rmSync(tmp, { recursive: true, force: true });
-  rmSync(old, { recursive: true, force: true });
   await saveBase(tmp, model, tokenizer, meta);
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  swapDirInto(tmp, dir, 'saveBaseAtomic');
 }

@@ -78,6 +78,11 @@ function mergeLayer(
       );
       continue;
     }
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      // JSON's 1e999 and YAML's .inf / .nan decode to non-finite numbers.
+      errors.push(`${origin}: '${name}' must be a finite number, got ${String(value)}`);
+      continue;
+    }
     target[key] = clone(value);
     onSet(name, value);
   }
@@ -137,15 +142,126 @@ function getPath(tree: unknown, path: string): unknown {
   return node;
 }
 
-/** Cross-field rules; each message says what to set instead. */
-export function checkConfig(c: Config): string[] {
-  const errors: string[] = [];
+/** Keys that must be integers ≥ 1. */
+const POSITIVE_INTS: readonly string[] = [
+  'model.dModel',
+  'model.nLayers',
+  'model.nHeads',
+  'model.dFf',
+  'model.maxContext',
+  'data.trainPerFamily',
+  'data.testPerFamily',
+  'pretrain.steps',
+  'pretrain.batchSize',
+  'pretrain.examplesPerFamily',
+  'train.steps',
+  'train.questionsPerStep',
+  'train.groupSize',
+  'train.maxTraceTokens',
+  'train.maxAnswerTokens',
+  'train.miniBatches',
+  'train.evalEvery',
+  'train.checkpointEvery',
+  'train.collapsePatience',
+  'verifree.maxAnswerTokens',
+  'rlpr.repetitionWindow',
+  'rlpr.repetitionMinRepeats',
+  'rlpr.maxGenerationRounds',
+  'eval.samples',
+  'eval.maxQuestions',
+  'eval.maxNewTokens',
+];
+
+/** Keys that must be integers ≥ 0 (a seed, a count that may be zero, a step number). */
+const NON_NEGATIVE_INTS: readonly string[] = [
+  'seed',
+  'pretrain.warmupSteps',
+  'pretrain.evalEvery',
+  'train.logSamples',
+  'rlpr.emaStartStep',
+  'rlpr.filterStartStep',
+];
+
+/** Keys that must be > 0: a zero rate, temperature or clip norm makes no sense. */
+const POSITIVE: readonly string[] = [
+  'train.lr',
+  'pretrain.lr',
+  'train.temperature',
+  'eval.temperature',
+  'train.gradClip',
+  'covrl.logRatioClamp',
+];
+
+/** Keys that must be ≥ 0. */
+const NON_NEGATIVE: readonly string[] = [
+  'covrl.klCoef',
+  'covrl.nllCoef',
+  'covrl.invalidRewardMargin',
+  'train.weightDecay',
+  'grpo.klCoef',
+  'rlpr.entropyCoef',
+  'rlpr.formatWeight',
+];
+
+/** Keys that must lie in [0, 1]. */
+const UNIT_INTERVAL: readonly string[] = [
+  'covrl.alpha',
+  'covrl.priorWeight',
+  'train.warmupFraction',
+  'pretrain.priorTraceErrorRate',
+  'pretrain.posteriorTraceErrorRate',
+  'rlpr.stdFilterDecay',
+];
+
+/** Choice keys against their allowed names. */
+function checkEnums(c: Config, errors: string[]): void {
   for (const [path, allowed] of Object.entries(ENUMS)) {
     const v = getPath(c, path);
     if (typeof v === 'string' && !allowed.includes(v)) {
       errors.push(`'${path}' is '${v}'; use one of ${allowed.join(', ')}`);
     }
   }
+}
+
+/** Integer and range rules of single keys (the tables above). */
+function checkRanges(c: Config, errors: string[]): void {
+  const num = (path: string): number => getPath(c, path) as number;
+  for (const path of POSITIVE_INTS) {
+    const v = num(path);
+    if (!Number.isInteger(v) || v < 1)
+      errors.push(`'${path}' must be a positive integer, got ${v}`);
+  }
+  for (const path of NON_NEGATIVE_INTS) {
+    const v = num(path);
+    if (!Number.isInteger(v) || v < 0) errors.push(`'${path}' must be an integer ≥ 0, got ${v}`);
+  }
+  for (const path of POSITIVE) {
+    const v = num(path);
+    if (!(v > 0)) errors.push(`'${path}' must be > 0, got ${v}`);
+  }
+  for (const path of NON_NEGATIVE) {
+    const v = num(path);
+    if (!(v >= 0)) errors.push(`'${path}' must be ≥ 0, got ${v}`);
+  }
+  for (const path of UNIT_INTERVAL) {
+    const v = num(path);
+    if (!(v >= 0 && v <= 1)) errors.push(`'${path}' must be in [0, 1], got ${v}`);
+  }
+  if (!(c.covrl.priorWeight > 0 && c.covrl.priorWeight < 1)) {
+    errors.push(
+      `'covrl.priorWeight' must be strictly between 0 and 1 for the composite KL, got ${c.covrl.priorWeight}`,
+    );
+  }
+  for (const m of ['covrl', 'rlpr', 'grpo'] as const) {
+    const { clipLow, clipHigh } = c[m];
+    if (!(clipLow > 0 && clipLow < 1))
+      errors.push(`'${m}.clipLow' must be in (0, 1), got ${clipLow}`);
+    if (!(clipHigh > 0)) errors.push(`'${m}.clipHigh' must be > 0, got ${clipHigh}`);
+  }
+}
+
+/** Rules that tie keys together: pretraining band and shares, model shape, batch shape. */
+function checkCombinations(c: Config, errors: string[]): void {
   if (!(
     c.pretrain.targetLow >= 0 &&
     c.pretrain.targetLow <= c.pretrain.targetHigh &&
@@ -154,33 +270,6 @@ export function checkConfig(c: Config): string[] {
     errors.push(
       `'pretrain.targetLow' (${c.pretrain.targetLow}) and 'pretrain.targetHigh' (${c.pretrain.targetHigh}) must satisfy 0 ≤ low ≤ high ≤ 1`,
     );
-  }
-  const positiveInts: string[] = [
-    'model.dModel',
-    'model.nLayers',
-    'model.nHeads',
-    'model.dFf',
-    'model.maxContext',
-    'data.trainPerFamily',
-    'data.testPerFamily',
-    'pretrain.steps',
-    'pretrain.batchSize',
-    'train.steps',
-    'train.questionsPerStep',
-    'train.groupSize',
-    'train.maxTraceTokens',
-    'train.maxAnswerTokens',
-    'train.miniBatches',
-    'train.evalEvery',
-    'train.checkpointEvery',
-    'eval.samples',
-    'eval.maxQuestions',
-    'eval.maxNewTokens',
-  ];
-  for (const path of positiveInts) {
-    const v = getPath(c, path) as number;
-    if (!Number.isInteger(v) || v < 1)
-      errors.push(`'${path}' must be a positive integer, got ${v}`);
   }
   if (c.model.dModel % c.model.nHeads !== 0) {
     errors.push(
@@ -196,41 +285,6 @@ export function checkConfig(c: Config): string[] {
       `'train.questionsPerStep' (${c.train.questionsPerStep}) must be divisible by 'train.miniBatches' (${c.train.miniBatches}) so each mini-batch holds whole groups`,
     );
   }
-  for (const m of ['covrl', 'rlpr', 'grpo'] as const) {
-    const { clipLow, clipHigh } = c[m];
-    if (!(clipLow > 0 && clipLow < 1))
-      errors.push(`'${m}.clipLow' must be in (0, 1), got ${clipLow}`);
-    if (!(clipHigh > 0)) errors.push(`'${m}.clipHigh' must be > 0, got ${clipHigh}`);
-  }
-  for (const path of ['covrl.alpha', 'covrl.priorWeight'] as const) {
-    const v = getPath(c, path) as number;
-    if (!(v >= 0 && v <= 1)) errors.push(`'${path}' must be in [0, 1], got ${v}`);
-  }
-  if (!(c.covrl.priorWeight > 0 && c.covrl.priorWeight < 1)) {
-    errors.push(
-      `'covrl.priorWeight' must be strictly between 0 and 1 for the composite KL, got ${c.covrl.priorWeight}`,
-    );
-  }
-  for (const path of [
-    'train.lr',
-    'pretrain.lr',
-    'train.temperature',
-    'eval.temperature',
-  ] as const) {
-    const v = getPath(c, path) as number;
-    if (!(v > 0)) errors.push(`'${path}' must be > 0, got ${v}`);
-  }
-  for (const path of [
-    'covrl.klCoef',
-    'covrl.nllCoef',
-    'train.weightDecay',
-    'train.gradClip',
-    'grpo.klCoef',
-    'rlpr.entropyCoef',
-  ] as const) {
-    const v = getPath(c, path) as number;
-    if (!(v >= 0)) errors.push(`'${path}' must be ≥ 0, got ${v}`);
-  }
   const shares = c.pretrain.posteriorShare + c.pretrain.noTraceShare;
   if (c.pretrain.posteriorShare < 0 || c.pretrain.noTraceShare < 0 || shares >= 1) {
     errors.push(
@@ -242,6 +296,10 @@ export function checkConfig(c: Config): string[] {
       `'train.maxTraceTokens' (${c.train.maxTraceTokens}) leaves too little of 'model.maxContext' (${c.model.maxContext}) for question and answer; raise model.maxContext or lower train.maxTraceTokens`,
     );
   }
+}
+
+/** The data keys: known, distinct families and a valid difficulty. */
+function checkData(c: Config, errors: string[]): void {
   const families = new Set(c.data.trainFamilies);
   for (const f of c.data.transferFamilies) {
     if (families.has(f))
@@ -262,6 +320,19 @@ export function checkConfig(c: Config): string[] {
   if (!Number.isInteger(c.data.difficulty) || c.data.difficulty < 1 || c.data.difficulty > 3) {
     errors.push(`'data.difficulty' must be 1, 2 or 3, got ${c.data.difficulty}`);
   }
+}
+
+/**
+ * Every rule of a decoded config; each message names the key and says what to set instead.
+ * Integers where integers are meant (a seed of 0.5 is refused), ranges where values outside make
+ * no sense (`train.gradClip` 0, a negative coefficient), and the rules that tie keys together.
+ */
+export function checkConfig(c: Config): string[] {
+  const errors: string[] = [];
+  checkEnums(c, errors);
+  checkRanges(c, errors);
+  checkCombinations(c, errors);
+  checkData(c, errors);
   // The token budgets need the task, which needs valid families, difficulty and tags.
   if (errors.length === 0) {
     try {
@@ -273,6 +344,22 @@ export function checkConfig(c: Config): string[] {
     }
   }
   return errors;
+}
+
+/**
+ * Append to each message of {@link checkConfig} where its key was set (`from cfg.yaml`,
+ * `from --set`), when a preset, a file or a flag set it rather than the defaults.
+ */
+function locate(
+  errors: readonly string[],
+  history: ReadonlyMap<string, readonly Setting[]>,
+): string[] {
+  return errors.map((e) => {
+    const key = /'([\w.]+)'/.exec(e)?.[1];
+    const last = key === undefined ? undefined : history.get(key)?.at(-1);
+    if (last === undefined || last.layer === 'default') return e;
+    return `${e} (set by ${last.layer === '--set' ? `--set ${key as string}` : last.layer})`;
+  });
 }
 
 function deepFreeze<T>(value: T): T {
@@ -458,7 +545,7 @@ function decodeWithHistory(sources: ConfigSources): E.Either<string[], Decoded> 
   history.set('method', [resolved.right.setting]);
   if (errors.length > 0) return E.left(errors);
   const checked = checkConfig(config as unknown as Config);
-  if (checked.length > 0) return E.left(checked);
+  if (checked.length > 0) return E.left(locate(checked, history));
   return E.right({ config: deepFreeze(config as unknown as Config), history });
 }
 

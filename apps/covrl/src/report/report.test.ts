@@ -246,6 +246,8 @@ describe('report', () => {
     await rebuildReport(dir);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toBe(before);
     writeFileSync(join(dir, 'results.json'), '{"runs": 3, "splits": []}');
-    await expect(rebuildReport(dir)).rejects.toThrow(/results.json: runs: expected an array/);
+    await expect(rebuildReport(dir)).rejects.toThrow(
+      /results.json: field 'runs': expected an array/,
+    );
   });
 });

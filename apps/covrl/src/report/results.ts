@@ -1,7 +1,22 @@
 /**
  * The structure of `results.json`: every evaluated (method, seed, variant) with its accuracies per
  * split and family, and its training curves. `report.md` and `report.html` are rebuilt from it.
+ * {@link resultsDecoder} checks a file read back against this structure, naming the field.
  */
+import {
+  array,
+  count,
+  finite,
+  integer,
+  JsonFieldError,
+  oneOf,
+  record,
+  shape,
+  string,
+  unknownValue,
+} from '../util/json-schema.js';
+import type { Decoder } from '../util/json-schema.js';
+import { baseIdentityDecoder } from '../run/base-identity.js';
 
 export interface Tally {
   readonly correct: number;
@@ -74,47 +89,98 @@ export interface Results {
    * valid report of the runs done so far. Absent in older files: complete.
    */
   readonly progress?: {
-    readonly state: 'running' | 'interrupted' | 'complete';
+    readonly state: ResultsState;
     /** Runs planned (base evaluations included) and runs recorded so far. */
     readonly planned: number;
     readonly recorded: number;
+    /** For `aborted`: the error that stopped the comparison. */
+    readonly error?: string;
   };
 }
 
-/** Validate the shape of a parsed results.json, naming the path of the first problem. */
+/**
+ * Where a comparison stands: `running` (rewritten after every run), `interrupted` (Ctrl-C or
+ * SIGTERM; rerun to continue), `aborted` (an error other than a failed run stopped it; `error`
+ * says which), `complete`.
+ */
+export type ResultsState = 'running' | 'interrupted' | 'aborted' | 'complete';
+
+const tally = shape({ correct: count, total: count });
+
+const splitResult = shape(
+  {
+    greedy: tally,
+    sampled: shape({ correct: count, total: count, k: count }),
+    byFamily: record(tally),
+  },
+  {
+    byDomain: record(tally),
+    sampledByFamily: record(tally),
+    sampledByDomain: record(tally),
+    answerLogProb: finite,
+    answerLogProbQuestions: count,
+  },
+);
+
+/** A curve value: a number, or null where JSON could not hold a NaN. */
+const curveValue: Decoder<number> = (v, at) => (v === null ? Number.NaN : finiteOrNaN(v, at));
+const finiteOrNaN: Decoder<number> = (v, at) => {
+  if (typeof v !== 'number')
+    throw new JsonFieldError(at, `expected a number, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const runResult = shape(
+  {
+    label: string,
+    method: string,
+    seed: integer,
+    variant: record(unknownValue),
+    splits: record(splitResult),
+    curves: record(array(curveValue)),
+  },
+  {
+    runDir: string,
+    seconds: finite,
+    config: unknownValue,
+    status: oneOf('done', 'failed', 'interrupted'),
+    reason: string,
+    base: baseIdentityDecoder,
+  },
+);
+
+/** Decoder of `results.json` (see {@link Results}). */
+export const resultsDecoder: Decoder<Results> = (v, at) =>
+  shape(
+    {
+      runs: array(runResult),
+      splits: array(string),
+      command: string,
+      createdAt: string,
+      covrlVersion: string,
+      backend: string,
+      config: unknownValue,
+    },
+    {
+      progress: shape(
+        {
+          state: oneOf('running', 'interrupted', 'aborted', 'complete'),
+          planned: count,
+          recorded: count,
+        },
+        { error: string },
+      ),
+    },
+  )(v, at) as unknown as Results;
+
+/** Validate the shape of a parsed results.json, naming the file and the field of the first problem. */
 export function checkResults(value: unknown, file: string): Results {
-  const fail = (where: string, what: string): never => {
-    throw new Error(`${file}: ${where}: ${what}; rebuild it with \`covrl compare\``);
-  };
-  if (typeof value !== 'object' || value === null) fail('top level', 'expected an object');
-  const r = value as Record<string, unknown>;
-  if (!Array.isArray(r['runs'])) fail('runs', 'expected an array');
-  if (!Array.isArray(r['splits'])) fail('splits', 'expected an array of split names');
-  (r['runs'] as unknown[]).forEach((run, i) => {
-    if (typeof run !== 'object' || run === null) fail(`runs[${i}]`, 'expected an object');
-    const o = run as Record<string, unknown>;
-    for (const key of ['label', 'method'] as const) {
-      if (typeof o[key] !== 'string') fail(`runs[${i}].${key}`, 'expected a string');
+  try {
+    return resultsDecoder(value, '');
+  } catch (error) {
+    if (error instanceof JsonFieldError) {
+      throw new Error(`${file}: ${error.message}; rebuild it with \`covrl compare\``);
     }
-    if (typeof o['seed'] !== 'number') fail(`runs[${i}].seed`, 'expected a number');
-    if (typeof o['splits'] !== 'object' || o['splits'] === null)
-      fail(`runs[${i}].splits`, 'expected an object');
-    if (typeof o['curves'] !== 'object' || o['curves'] === null)
-      fail(`runs[${i}].curves`, 'expected an object');
-    if (
-      o['status'] !== undefined &&
-      !['done', 'failed', 'interrupted'].includes(o['status'] as string)
-    )
-      fail(`runs[${i}].status`, "expected 'done', 'failed' or 'interrupted'");
-    const base = o['base'] as Record<string, unknown> | null | undefined;
-    if (
-      base !== undefined &&
-      (typeof base !== 'object' ||
-        base === null ||
-        typeof base['dir'] !== 'string' ||
-        (base['fingerprint'] !== null && typeof base['fingerprint'] !== 'string'))
-    )
-      fail(`runs[${i}].base`, 'expected { dir: string, fingerprint: string | null }');
-  });
-  return value as Results;
+    throw error;
+  }
 }

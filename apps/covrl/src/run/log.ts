@@ -3,9 +3,10 @@
  * a progress bar on a TTY and plain lines with a heartbeat otherwise, and the non-finite guard
  * that stops a run naming the term and the step.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../util/atomic.js';
+import { ensureDir, fileError, writeFileAtomicSync } from '../util/atomic.js';
+import { faultPoint } from '../util/fault.js';
 
 export type LogRecord =
   | {
@@ -25,13 +26,18 @@ export type LogRecord =
       readonly time: string;
       readonly step: number;
       readonly metrics: Record<string, number>;
+      /** The end-of-run evaluation (redone, not repeated, when a finished run is resumed). */
+      readonly final?: boolean;
     }
   | {
       readonly type: 'event';
       readonly time: string;
       readonly step: number;
       readonly message: string;
-      /** Machine-readable kind of event (`resumed`, `interrupted`, `non-finite`, `exported`). */
+      /**
+       * Machine-readable kind of event (`resumed`, `interrupted`, `non-finite`, `collapse`
+       * (warning), `collapsed` (stop), `warning`, `exported`).
+       */
       readonly kind?: string;
       /** For `non-finite`: the metric or term that was NaN/Inf, and its value. */
       readonly term?: string;
@@ -44,12 +50,55 @@ export class NonFiniteError extends Error {
     readonly term: string,
     readonly step: number,
     readonly value: number,
+    /** The library's own message, when a library input check tripped. */
+    readonly detail?: string,
   ) {
     super(
-      `non-finite value ${value} in '${term}' at step ${step}; stopping (the last good checkpoint is kept)`,
+      (detail === undefined
+        ? `non-finite value ${value} in '${term}' at step ${step}`
+        : `non-finite input '${term}' at step ${step} (${detail})`) +
+        '; stopping (the last good checkpoint is kept)',
     );
     this.name = 'NonFiniteError';
   }
+}
+
+/** Library input checks that tripped on NaN/Inf before `NonFiniteInputError` existed. */
+const LEGACY_NON_FINITE = /^([A-Za-z]\w*): (\w+) contains NaN or ±Infinity/;
+
+/**
+ * The trainer's non-finite stop for any failure inside a step that is about non-finite values:
+ * the app's own {@link NonFiniteError} as it is; a library's `NonFiniteInputError` (an error with
+ * `name === 'NonFiniteInputError'` and fields `fn`, `argument`, from `@covrl/utils`) as a
+ * `NonFiniteError` whose term is `<fn>: <argument>`; and the plain `Error` an older library input
+ * check throws (`covrlLoss: priorLogProbs contains NaN or ±Infinity…`) likewise. Any other error
+ * gives undefined (it is a bug or an I/O failure, not a divergence).
+ */
+export function toNonFiniteError(error: unknown, step: number): NonFiniteError | undefined {
+  if (error instanceof NonFiniteError) return error;
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === 'NonFiniteInputError') {
+    const e = error as Error & { fn?: unknown; argument?: unknown };
+    const term =
+      typeof e.fn === 'string' && typeof e.argument === 'string'
+        ? `${e.fn}: ${e.argument}`
+        : e.message;
+    return new NonFiniteError(term, step, Number.NaN, error.message);
+  }
+  const m = LEGACY_NON_FINITE.exec(error.message);
+  if (m !== null) return new NonFiniteError(`${m[1]}: ${m[2]}`, step, Number.NaN, error.message);
+  return undefined;
+}
+
+/**
+ * The unit of a method's `reward/mean`, for progress lines: a CoVRL reward of 0 is the best
+ * possible log-likelihood, a verifier reward of 0 is every answer wrong, so a bare "0.000" would
+ * mislead one way or the other.
+ */
+export function rewardUnit(method: string, rewardForm: string | undefined): string {
+  if (method === 'grpo') return 'verifier 0..1';
+  if (rewardForm === 'log-prob-sum' || rewardForm === 'log-prob-mean') return 'log p(y), nats ≤ 0';
+  return 'p(y) 0..1';
 }
 
 /** Metric prefixes the non-finite guard checks: every loss term, reward and the gradient norm. */
@@ -83,7 +132,7 @@ export class RunLog {
   readonly samplesPath: string;
 
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir, 'RunLog');
     this.metricsPath = join(dir, 'metrics.jsonl');
     this.samplesPath = join(dir, 'samples.jsonl');
   }
@@ -113,7 +162,15 @@ export class RunLog {
       }
       const kept = lines
         .filter(({ record }) => {
-          const r = record as { step?: number } | null;
+          const r = record as {
+            step?: number;
+            type?: string;
+            final?: boolean;
+            kind?: string;
+          } | null;
+          // The end-of-run phase (final evaluation, export) is redone by the resumed run.
+          if (r?.type === 'eval' && r.final === true) return false;
+          if (r?.type === 'event' && r.kind === 'exported') return false;
           return r?.step === undefined || r.step <= step;
         })
         .map(({ text }) => text);
@@ -126,8 +183,23 @@ export class RunLog {
     this.append({ type: 'step', time: new Date().toISOString(), step, metrics });
   }
 
-  eval(step: number, metrics: Record<string, number>): void {
-    this.append({ type: 'eval', time: new Date().toISOString(), step, metrics });
+  /** An evaluation record; `final` marks the end-of-run evaluation. */
+  eval(step: number, metrics: Record<string, number>, final = false): void {
+    this.append({
+      type: 'eval',
+      time: new Date().toISOString(),
+      step,
+      metrics,
+      ...(final ? { final: true } : {}),
+    });
+  }
+
+  /** The step records of the log, in order (for state rebuilt from metrics on resume). */
+  stepRecords(): { step: number; metrics: Record<string, number> }[] {
+    if (!existsSync(this.metricsPath)) return [];
+    return readLog(this.metricsPath).flatMap((r) =>
+      r.type === 'step' ? [{ step: r.step, metrics: r.metrics }] : [],
+    );
   }
 
   event(
@@ -141,11 +213,25 @@ export class RunLog {
   /** Sampled completions with their reward terms. */
   samples(step: number, rows: readonly Record<string, unknown>[]): void {
     if (rows.length === 0) return;
-    appendFileSync(this.samplesPath, rows.map((r) => safeJson({ step, ...r })).join('\n') + '\n');
+    appendLines(this.samplesPath, rows.map((r) => safeJson({ step, ...r })).join('\n') + '\n');
   }
 
   private append(record: LogRecord): void {
-    appendFileSync(this.metricsPath, `${safeJson(record)}\n`);
+    appendLines(this.metricsPath, `${safeJson(record)}\n`);
+  }
+}
+
+/**
+ * Append complete lines to a log (Node loops on short writes). A failure names the file; a
+ * process killed mid-append leaves a torn last line, which {@link RunLog.truncateAfter} drops on
+ * resume.
+ */
+function appendLines(path: string, text: string): void {
+  try {
+    faultPoint(`append ${path}`);
+    appendFileSync(path, text);
+  } catch (error) {
+    throw fileError('RunLog', 'append', path, error);
   }
 }
 

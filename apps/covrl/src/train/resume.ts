@@ -11,8 +11,8 @@
 import { existsSync } from 'node:fs';
 import { lrAt } from '@covrl/models';
 import type { Config } from '../config/schema.js';
-import { describeBase, sameBase } from '../model-io.js';
-import type { BaseIdentity } from '../model-io.js';
+import { baseIdentityDecoder, describeBase, sameBase } from '../run/base-identity.js';
+import type { BaseIdentity } from '../run/base-identity.js';
 
 /** One key whose value differs between two configs. */
 export interface ConfigChange {
@@ -29,6 +29,7 @@ export const RESUMABLE_KEYS: readonly string[] = [
   'train.evalEvery',
   'train.checkpointEvery',
   'train.logSamples',
+  'train.collapsePatience',
   'eval.',
 ];
 
@@ -129,10 +130,14 @@ export function checkResumeConfig(
   return changes;
 }
 
-const isBaseIdentity = (v: unknown): v is BaseIdentity =>
-  isTree(v) &&
-  typeof v['dir'] === 'string' &&
-  (v['fingerprint'] === null || typeof v['fingerprint'] === 'string');
+const isBaseIdentity = (v: unknown): v is BaseIdentity => {
+  try {
+    baseIdentityDecoder(v, 'base');
+    return true;
+  } catch (_error) {
+    return false;
+  }
+};
 
 /**
  * Check that a checkpoint whose state recorded `saved` as its base may continue from `now`. The

@@ -11,7 +11,13 @@
  * The guard is per update, not per step: with `train.miniBatches` > 1 the mini-batches of the
  * failing step before the bad one have already changed the in-memory weights and AdamW moments.
  * The run then aborts without saving (and `train` disposes the model it loaded), so neither a
- * checkpoint nor the export holds them.
+ * checkpoint nor the export holds them. A library's input check tripping on NaN/Inf inside a step
+ * is the same stop (see `toNonFiniteError`). A run whose rollouts stop contributing is flagged and,
+ * past `train.collapsePatience` steps, stopped as collapsed (`run/collapse.ts`), never exported.
+ *
+ * Crash safety: one writer per run directory (`covrl.lock`, see `run/lock.ts`); temporary files of
+ * killed processes are swept at start; SIGTERM gets SIGINT's graceful stop; a resumed run redoes
+ * (never repeats) the end-of-run evaluation and export. See docs/reliability.md.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,8 +27,13 @@ import type { Tokenizer } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
 import { latestCheckpointStep, loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { assertFinite, NonFiniteError, Progress, RunLog } from '../run/log.js';
+import { assertFinite, Progress, rewardUnit, RunLog, toNonFiniteError } from '../run/log.js';
+import { CollapseWatch } from '../run/collapse.js';
+import { lockDir } from '../run/lock.js';
+import { onStopSignals } from '../run/signals.js';
+import type { StopSignal } from '../run/signals.js';
 import { evaluate } from '../eval/evaluate.js';
+import { accuracy, evaluateSplits, flatEvalMetrics } from '../eval/splits.js';
 import type { SplitResult } from '../report/results.js';
 import { batchAt, buildTask, ContextCache, extraBatchAt, tagsOf } from '../task.js';
 import type { Task } from '../task.js';
@@ -34,11 +45,17 @@ import {
   saveBaseAtomic,
 } from '../model-io.js';
 import type { BaseIdentity } from '../model-io.js';
+import { recoverDirAside } from '../util/dir-swap.js';
 import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
 import { mixSeed } from './common.js';
 import { methodOf } from '../methods/index.js';
 
+/** Re-exported for callers of the trainer's former home of these helpers. */
+export { evaluateSplits, flatEvalMetrics };
+
+/** The lock file of a run directory (one writer per run). */
+export const RUN_LOCK = 'covrl.lock';
 
 export interface TrainOptions {
   readonly config: Config;
@@ -82,57 +99,24 @@ export interface TrainOutcome {
   readonly tokenizer: Tokenizer;
 }
 
-/** Evaluate the model on every split of the task (at most `eval.maxQuestions` each). */
-export async function evaluateSplits(
-  config: Config,
-  model: CausalLM,
-  tokenizer: Tokenizer,
-  task: Task,
-  seed: number,
-): Promise<Record<string, SplitResult>> {
-  const out: Record<string, SplitResult> = {};
-  for (const [name, examples] of Object.entries(task.splits)) {
-    out[name] = await evaluate({
-      policy: model,
-      tokenizer,
-      tags: tagsOf(config),
-      examples: examples.slice(0, config.eval.maxQuestions),
-      samples: config.eval.samples,
-      temperature: config.eval.temperature,
-      maxNewTokens: config.eval.maxNewTokens,
-      maxContext: model.config.maxContext,
-      seed,
-    });
-  }
-  return out;
-}
-
-const accuracy = (s: SplitResult): number => s.greedy.correct / Math.max(1, s.greedy.total);
-
-/**
- * The final evaluation as flat metrics for the log: per split greedy accuracy, sampled avg@k and
- * the reference answer's log-likelihood after the model's own greedy trace; `eval/accuracy` and
- * `eval/answer_logprob` are the in-domain values (the spec's CoVRL metrics, §4).
- */
-export function flatEvalMetrics(splits: Record<string, SplitResult>): Record<string, number> {
-  const flat: Record<string, number> = {};
-  for (const [name, s] of Object.entries(splits)) {
-    flat[`eval/${name}/accuracy`] = accuracy(s);
-    flat[`eval/${name}/avg_at_k`] = s.sampled.correct / Math.max(1, s.sampled.total);
-    if (s.answerLogProb !== undefined) flat[`eval/${name}/answer_logprob`] = s.answerLogProb;
-  }
-  flat['eval/accuracy'] = flat['eval/in-domain/accuracy'] ?? 0;
-  const lp = flat['eval/in-domain/answer_logprob'];
-  if (lp !== undefined) flat['eval/answer_logprob'] = lp;
-  return flat;
-}
-
 /** Train `config.method` from the base model, or resume the run in `runDir`. */
 export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const started = Date.now();
+  const lock = lockDir(join(options.runDir, RUN_LOCK), options.command);
+  try {
+    return await trainLocked(options, started);
+  } finally {
+    lock.release();
+  }
+}
+
+/** {@link train} while holding the run directory's lock. */
+async function trainLocked(options: TrainOptions, started: number): Promise<TrainOutcome> {
   const { config } = options;
-  const tags = tagsOf(config);
   const ckptDir = join(options.runDir, 'checkpoints');
+  // Leftovers of killed processes (atomic-write temp files, a half-written export; an export
+  // replaced when the kill came is put back).
+  recoverDirAside(options.runDir);
   // Decide fresh versus resume before touching the run directory.
   const existing = latestCheckpointStep(ckptDir);
   if (options.resume === true && existing === undefined) {
@@ -149,16 +133,15 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const task = options.task ?? buildTask(config);
   const loadedBase = await loadBase(options.baseDir, config.seed);
   const { model, tokenizer, dir: baseDir } = loadedBase;
-  const base = baseIdentityOf(loadedBase);
   try {
     return await trainLoaded(options, {
       task,
       model,
       tokenizer,
       baseDir,
-      base,
+      base: baseIdentityOf(loadedBase),
       started,
-      tags,
+      tags: tagsOf(config),
       ckptDir,
     });
   } catch (error) {
@@ -178,9 +161,23 @@ interface Loaded {
   readonly ckptDir: string;
 }
 
+/** Everything the step loop works with once the run is set up. */
+interface RunState {
+  readonly options: TrainOptions;
+  readonly loaded: Loaded;
+  readonly log: RunLog;
+  readonly optimizer: AdamW;
+  readonly runner: MethodRunner;
+  readonly contextsOf: (xs: readonly Example[]) => ReturnType<ContextCache['get']>[];
+  readonly startStep: number;
+  readonly curves: Record<string, number[]>;
+  readonly progress: Progress | undefined;
+  readonly collapse: CollapseWatch;
+  readonly stop: StopSignal;
+}
+
 async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<TrainOutcome> {
   const { config } = options;
-  const { task, model, tokenizer, tags, ckptDir } = loaded;
   const log = new RunLog(options.runDir);
   const optimizer: AdamW = createAdamW({
     lr: config.train.lr,
@@ -188,212 +185,348 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
     beta2: 0.95,
     weightDecay: config.train.weightDecay,
   });
-  const runner = options.runner ?? methodOf(config.method).runner();
-  // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
-  const warnings = [...(runner.attach?.({ config, model }) ?? [])];
-  const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');
-  const contextsOf = (xs: readonly Example[]) => xs.map((x) => cache.get(x));
-
-  let startStep = 0;
+  let startStep: number;
+  let runner: MethodRunner;
+  let contextsOf: RunState['contextsOf'];
   try {
-    if (options.resume === true) {
-      const ckpt = await loadCheckpoint(ckptDir);
-      if (ckpt === undefined) throw new Error(`${ckptDir}: no checkpoint to resume from`);
-      let changes;
-      try {
-        changes = checkResumeConfig(ckpt.state.config, config, ckpt.state.step, ckpt.dir);
-        const unchecked = checkResumeBase(ckpt.state.base, loaded.base, ckpt.dir);
-        if (unchecked !== undefined) warnings.push(unchecked);
-      } catch (error) {
-        tf.dispose([...Object.values(ckpt.weights), ...Object.values(ckpt.optimizer)]);
-        throw error;
-      }
-      model.setWeights(ckpt.weights);
-      optimizer.setState({ step: ckpt.state.optimizerStep, tensors: ckpt.optimizer });
-      tf.dispose([...Object.values(ckpt.weights), ...Object.values(ckpt.optimizer)]);
-      runner.setState(ckpt.state.methodState);
-      startStep = ckpt.state.step;
-      for (const note of log.truncateAfter(startStep)) warnings.push(note);
-      log.event(
-        startStep,
-        `resumed from ${ckpt.dir}` +
-          (changes.length > 0
-            ? `; changed on resume: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`).join(', ')}`
-            : ''),
-        { kind: 'resumed' },
-      );
-    } else {
-      log.start(options.command, config);
-      runner.init?.({
-        config,
-        model,
-        tokenizer,
-        tags,
-        examples: task.train,
-        contexts: contextsOf(task.train),
-      });
-    }
+    ({ startStep, runner, contextsOf } = await setUpRun(options, loaded, log, optimizer));
   } catch (error) {
     optimizer.dispose();
     throw error;
   }
-
-  for (const w of warnings) {
-    log.event(startStep, `warning: ${w}`);
-    if (options.quiet !== true) process.stderr.write(`covrl: warning: ${w}\n`);
-  }
-
-  const curves: Record<string, number[]> = { step: [] };
-  const total = config.train.steps;
   const progress =
-    options.quiet === true ? undefined : new Progress({ label: config.method, total });
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) {
-      // A second Ctrl-C does not wait: the last complete checkpoint stays on disk.
-      process.stderr.write('second interrupt: exiting now without saving\n');
-      process.exit(130);
-    }
-    interrupted = true;
-    progress?.note(
-      'interrupt: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)',
-    );
+    options.quiet === true
+      ? undefined
+      : new Progress({ label: config.method, total: config.train.steps });
+  const stop = onStopSignals(
+    (signal) =>
+      progress?.note(
+        `${signal === 'SIGTERM' ? 'terminate' : 'interrupt'}: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)`,
+      ),
+    'second interrupt: exiting now without saving',
+  );
+  const run: RunState = {
+    options,
+    loaded,
+    log,
+    optimizer,
+    runner,
+    contextsOf,
+    startStep,
+    curves: { step: [] },
+    progress,
+    collapse: replayCollapse(config, log, startStep),
+    stop,
   };
-  process.on('SIGINT', onSigint);
-
-  const save = async (step: number, metrics?: Record<string, number>): Promise<void> => {
-    const opt = optimizer.getState();
-    const weights: Record<string, tf.Tensor> = {};
-    for (const [name, v] of model.variables()) weights[name] = v;
-    try {
-      await saveCheckpoint(ckptDir, {
-        state: {
-          step,
-          dataCursor: step * config.train.questionsPerStep,
-          optimizerStep: opt.step,
-          rng: { seed: config.seed },
-          methodState: runner.getState(),
-          config,
-          base: loaded.base,
-          ...(metrics !== undefined ? { metricsAtStep: metrics } : {}),
-        },
-        weights,
-        optimizer: opt.tensors,
-        model: { config: model.config, tokenizer },
-      });
-    } finally {
-      tf.dispose(Object.values(opt.tensors));
-    }
-  };
-
-  let step = startStep;
+  let step: number;
   try {
-    while (step < total && !interrupted) {
-      if (options.stopAfter !== undefined && step >= options.stopAfter) break;
-      step++;
-      const { examples } = batchAt(task.train, config.seed, step, config.train.questionsPerStep);
-      const lr = lrOfStep(config, step);
-      const before = tf.memory().numTensors;
-      let metrics: Record<string, number>;
-      let out: StepOutput;
-      try {
-        // The method's updates check every loss term, reward and the gradient norm before the
-        // optimizer step (`applyUpdate`); the whole step's metrics are checked again here.
-        out = await runner.step({
-          step,
-          config,
-          model,
-          tokenizer,
-          tags,
-          examples,
-          contexts: contextsOf(examples),
-          seed: mixSeed(config.seed, step),
-          optimizer,
-          lr,
-          extraBatch: (round) => {
-            const xs = extraBatchAt(
-              task.train,
-              config.seed,
-              step,
-              round,
-              config.train.questionsPerStep,
-            );
-            return { examples: xs, contexts: contextsOf(xs) };
-          },
-        });
-        metrics = {
-          ...out.metrics,
-          'train/lr': lr,
-          'perf/tensors': tf.memory().numTensors - before,
-        };
-        assertFinite(metrics, step);
-      } catch (error) {
-        if (error instanceof NonFiniteError) {
-          const last = latestCheckpointStep(ckptDir);
-          log.event(
-            error.step,
-            `stopped: ${error.message}` +
-              (last !== undefined ? `; last good checkpoint: step ${last}` : '; no checkpoint yet'),
-            { kind: 'non-finite', term: error.term, value: error.value },
-          );
-          progress?.note(`${config.method}: ${error.message}`);
-        }
-        throw error;
-      }
-      log.step(step, metrics);
-      log.samples(step, out.samples);
-      const steps = curves['step'] as number[];
-      for (const [k, v] of Object.entries(metrics)) {
-        const arr = (curves[k] ??= []);
-        while (arr.length < steps.length) arr.push(Number.NaN);
-        arr.push(v);
-      }
-      steps.push(step);
-      if (config.train.evalEvery > 0 && step % config.train.evalEvery === 0 && step < total) {
-        const inDomain = task.splits['in-domain'] ?? [];
-        const r = await evaluate({
-          policy: model,
-          tokenizer,
-          tags,
-          examples: inDomain.slice(0, config.eval.maxQuestions),
-          samples: 0,
-          temperature: config.eval.temperature,
-          maxNewTokens: config.eval.maxNewTokens,
-          maxContext: model.config.maxContext,
-          seed: config.seed,
-        });
-        log.eval(step, {
-          'eval/accuracy': accuracy(r),
-          ...(r.answerLogProb !== undefined ? { 'eval/answer_logprob': r.answerLogProb } : {}),
-        });
-      }
-      if (step % config.train.checkpointEvery === 0 || step === total || interrupted) {
-        await save(step, metrics);
-      }
-      progress?.update(
-        step,
-        `reward ${(metrics['reward/mean'] ?? NaN).toFixed(3)} loss ${(metrics['loss/total'] ?? metrics['loss/pg'] ?? NaN).toFixed(3)}`,
-      );
-    }
+    step = await runSteps(run);
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
     progress?.stop();
     optimizer.dispose();
   }
+  return await finishRun(run, step);
+}
 
+/**
+ * The runner attached, and either the newest checkpoint restored (resume) or a fresh log started
+ * and the runner initialised. Warnings (the runner's, skipped damaged checkpoints, a base that
+ * cannot be checked) are logged and printed.
+ */
+async function setUpRun(
+  options: TrainOptions,
+  loaded: Loaded,
+  log: RunLog,
+  optimizer: AdamW,
+): Promise<{ startStep: number; runner: MethodRunner; contextsOf: RunState['contextsOf'] }> {
+  const { config } = options;
+  const { model, tokenizer, tags } = loaded;
+  const runner = options.runner ?? methodOf(config.method).runner();
+  // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
+  const warnings = [...(runner.attach?.({ config, model }) ?? [])];
+  const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');
+  const contextsOf = (xs: readonly Example[]): ReturnType<ContextCache['get']>[] =>
+    xs.map((x) => cache.get(x));
+  let startStep = 0;
+  if (options.resume === true) {
+    startStep = await restoreCheckpoint(options, loaded, log, optimizer, runner, warnings);
+  } else {
+    log.start(options.command, config);
+    runner.init?.({
+      config,
+      model,
+      tokenizer,
+      tags,
+      examples: loaded.task.train,
+      contexts: contextsOf(loaded.task.train),
+    });
+  }
+  for (const w of warnings) {
+    log.event(startStep, `warning: ${w}`, { kind: 'warning' });
+    if (options.quiet !== true) process.stderr.write(`covrl: warning: ${w}\n`);
+  }
+  return { startStep, runner, contextsOf };
+}
+
+/** Restore the newest checkpoint that verifies; returns its step. */
+async function restoreCheckpoint(
+  options: TrainOptions,
+  loaded: Loaded,
+  log: RunLog,
+  optimizer: AdamW,
+  runner: MethodRunner,
+  warnings: string[],
+): Promise<number> {
+  const { config } = options;
+  const ckpt = await loadCheckpoint(loaded.ckptDir);
+  if (ckpt === undefined) throw new Error(`${loaded.ckptDir}: no checkpoint to resume from`);
+  const tensors = [...Object.values(ckpt.weights), ...Object.values(ckpt.optimizer)];
+  warnings.push(...ckpt.warnings);
+  let changes;
+  try {
+    changes = checkResumeConfig(ckpt.state.config, config, ckpt.state.step, ckpt.dir);
+    const unchecked = checkResumeBase(ckpt.state.base, loaded.base, ckpt.dir);
+    if (unchecked !== undefined) warnings.push(unchecked);
+    loaded.model.setWeights(ckpt.weights);
+    optimizer.setState({ step: ckpt.state.optimizerStep, tensors: ckpt.optimizer });
+    runner.setState(ckpt.state.methodState);
+  } finally {
+    tf.dispose(tensors);
+  }
+  const startStep = ckpt.state.step;
+  for (const note of log.truncateAfter(startStep)) warnings.push(note);
+  log.event(
+    startStep,
+    `resumed from ${ckpt.dir}` +
+      (changes.length > 0
+        ? `; changed on resume: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`).join(', ')}`
+        : ''),
+    { kind: 'resumed' },
+  );
+  return startStep;
+}
+
+/** The collapse watch with the streak of the steps already logged (a resumed run). */
+function replayCollapse(config: Config, log: RunLog, startStep: number): CollapseWatch {
+  const watch = new CollapseWatch(config.train.collapsePatience);
+  if (startStep > 0) {
+    for (const r of log.stepRecords()) if (r.step <= startStep) watch.observe(r.step, r.metrics);
+  }
+  return watch;
+}
+
+/** Write a checkpoint of the run at `step`. */
+async function saveRun(
+  run: RunState,
+  step: number,
+  metrics?: Record<string, number>,
+): Promise<void> {
+  const { config } = run.options;
+  const { model, tokenizer } = run.loaded;
+  const opt = run.optimizer.getState();
+  const weights: Record<string, tf.Tensor> = {};
+  for (const [name, v] of model.variables()) weights[name] = v;
+  try {
+    await saveCheckpoint(run.loaded.ckptDir, {
+      state: {
+        step,
+        dataCursor: step * config.train.questionsPerStep,
+        optimizerStep: opt.step,
+        rng: { seed: config.seed },
+        methodState: run.runner.getState(),
+        config,
+        base: run.loaded.base,
+        ...(metrics !== undefined ? { metricsAtStep: metrics } : {}),
+      },
+      weights,
+      optimizer: opt.tensors,
+      model: { config: model.config, tokenizer },
+    });
+  } finally {
+    tf.dispose(Object.values(opt.tensors));
+  }
+}
+
+/** The step loop; returns the last step done. */
+async function runSteps(run: RunState): Promise<number> {
+  const { options } = run;
+  const total = options.config.train.steps;
+  let step = run.startStep;
+  // A resumed run that had already collapsed stops at once, as the uninterrupted one did.
+  if (run.collapse.current >= options.config.train.collapsePatience) {
+    const verdict = run.collapse.observe(step, { 'rollout/valid_fraction': 0 });
+    if (verdict.kind === 'stop') throw stopCollapsed(run, verdict.error);
+  }
+  while (step < total && !run.stop.requested()) {
+    if (options.stopAfter !== undefined && step >= options.stopAfter) break;
+    step++;
+    const { metrics, out } = await oneStep(run, step);
+    await afterStep(run, step, metrics, out);
+  }
+  return step;
+}
+
+/** One method step with the trainer's checks; a non-finite failure becomes the logged stop. */
+async function oneStep(
+  run: RunState,
+  step: number,
+): Promise<{ metrics: Record<string, number>; out: StepOutput }> {
+  const { options, runner, contextsOf } = run;
+  const { config } = options;
+  const { task, model, tokenizer, tags } = run.loaded;
+  const { examples } = batchAt(task.train, config.seed, step, config.train.questionsPerStep);
+  const lr = lrOfStep(config, step);
+  const before = tf.memory().numTensors;
+  try {
+    // The method's updates check every loss term, reward and the gradient norm before the
+    // optimizer step (`applyUpdate`); the whole step's metrics are checked again here.
+    const out = await runner.step({
+      step,
+      config,
+      model,
+      tokenizer,
+      tags,
+      examples,
+      contexts: contextsOf(examples),
+      seed: mixSeed(config.seed, step),
+      optimizer: run.optimizer,
+      lr,
+      extraBatch: (round) => {
+        const xs = extraBatchAt(
+          task.train,
+          config.seed,
+          step,
+          round,
+          config.train.questionsPerStep,
+        );
+        return { examples: xs, contexts: contextsOf(xs) };
+      },
+    });
+    const metrics = {
+      ...out.metrics,
+      'train/lr': lr,
+      'perf/tensors': tf.memory().numTensors - before,
+    };
+    assertFinite(metrics, step);
+    return { metrics, out };
+  } catch (error) {
+    const nonFinite = toNonFiniteError(error, step);
+    if (nonFinite === undefined) throw error;
+    const last = latestCheckpointStep(run.loaded.ckptDir);
+    run.log.event(
+      nonFinite.step,
+      `stopped: ${nonFinite.message}` +
+        (last !== undefined ? `; last good checkpoint: step ${last}` : '; no checkpoint yet'),
+      { kind: 'non-finite', term: nonFinite.term, value: nonFinite.value },
+    );
+    run.progress?.note(`${config.method}: ${nonFinite.message}`);
+    throw nonFinite;
+  }
+}
+
+/** Log, curve, in-run evaluation, checkpoint, collapse check and progress after a step. */
+async function afterStep(
+  run: RunState,
+  step: number,
+  metrics: Record<string, number>,
+  out: StepOutput,
+): Promise<void> {
+  const { config } = run.options;
+  const total = config.train.steps;
+  run.log.step(step, metrics);
+  run.log.samples(step, out.samples);
+  addToCurves(run.curves, step, metrics);
+  if (config.train.evalEvery > 0 && step % config.train.evalEvery === 0 && step < total) {
+    await inRunEval(run, step);
+  }
+  if (step % config.train.checkpointEvery === 0 || step === total || run.stop.requested()) {
+    await saveRun(run, step, metrics);
+  }
+  const verdict = run.collapse.observe(step, metrics);
+  if (verdict.kind === 'warn') {
+    run.log.event(step, verdict.message, { kind: 'collapse' });
+    if (run.progress !== undefined) run.progress.note(`${config.method}: ${verdict.message}`);
+    else if (run.options.quiet !== true) process.stderr.write(`covrl: ${verdict.message}\n`);
+  } else if (verdict.kind === 'stop') {
+    throw stopCollapsed(run, verdict.error);
+  }
+  run.progress?.update(step, progressSummary(config, metrics));
+}
+
+/** Log the collapsed stop (and save the step, so a resume sees the same state); the error. */
+function stopCollapsed<E extends Error & { step: number }>(run: RunState, error: E): E {
+  run.log.event(error.step, `stopped: ${error.message}`, { kind: 'collapsed' });
+  run.progress?.note(`${run.options.config.method}: ${error.message}`);
+  return error;
+}
+
+/** The progress line: the reward with its unit, the valid share and the loss. */
+function progressSummary(config: Config, metrics: Record<string, number>): string {
+  const form = (config[config.method as 'covrl'] as { rewardForm?: string }).rewardForm;
+  const valid = metrics['rollout/valid_fraction'];
+  return (
+    `reward ${(metrics['reward/mean'] ?? NaN).toFixed(3)} (${rewardUnit(config.method, form)})` +
+    (valid !== undefined ? ` valid ${(100 * valid).toFixed(0)}%` : '') +
+    ` loss ${(metrics['loss/total'] ?? metrics['loss/pg'] ?? NaN).toFixed(3)}`
+  );
+}
+
+/** Append a step's metrics to the curves (`curves[key][i]` belongs to `curves.step[i]`). */
+function addToCurves(
+  curves: Record<string, number[]>,
+  step: number,
+  metrics: Record<string, number>,
+): void {
+  const steps = curves['step'] as number[];
+  for (const [k, v] of Object.entries(metrics)) {
+    const arr = (curves[k] ??= []);
+    while (arr.length < steps.length) arr.push(Number.NaN);
+    arr.push(v);
+  }
+  steps.push(step);
+}
+
+/** The in-run greedy evaluation on the in-domain split. */
+async function inRunEval(run: RunState, step: number): Promise<void> {
+  const { config } = run.options;
+  const { task, model, tokenizer, tags } = run.loaded;
+  const inDomain = task.splits['in-domain'] ?? [];
+  const r = await evaluate({
+    policy: model,
+    tokenizer,
+    tags,
+    examples: inDomain.slice(0, config.eval.maxQuestions),
+    samples: 0,
+    temperature: config.eval.temperature,
+    maxNewTokens: config.eval.maxNewTokens,
+    maxContext: model.config.maxContext,
+    seed: config.seed,
+  });
+  run.log.eval(step, {
+    'eval/accuracy': accuracy(r),
+    ...(r.answerLogProb !== undefined ? { 'eval/answer_logprob': r.answerLogProb } : {}),
+  });
+}
+
+/** After the loop: the final evaluation and export of a finished run, or the interrupt note. */
+async function finishRun(run: RunState, step: number): Promise<TrainOutcome> {
+  const { options, loaded, log } = run;
+  const { config } = options;
+  const interrupted = run.stop.requested();
+  const finished = !interrupted && step >= config.train.steps && options.stopAfter === undefined;
   let splits: Record<string, SplitResult> = {};
-  const finished = !interrupted && step >= total && options.stopAfter === undefined;
   let evalFlat: Record<string, number> | undefined;
   if (finished && options.finalEval !== false) {
-    splits = await evaluateSplits(config, model, tokenizer, task, config.seed);
+    splits = await evaluateSplits(config, loaded.model, loaded.tokenizer, loaded.task, config.seed);
     evalFlat = flatEvalMetrics(splits);
-    log.eval(step, evalFlat);
+    log.eval(step, evalFlat, true);
   }
   let modelDir: string | undefined;
   if (finished) {
     // The finished run as a model directory (atomically replaced as a whole).
     modelDir = join(options.runDir, RUN_MODEL_DIR);
-    await saveBaseAtomic(modelDir, model, tokenizer, {
+    await saveBaseAtomic(modelDir, loaded.model, loaded.tokenizer, {
       command: options.command,
       createdAt: new Date().toISOString(),
       config,
@@ -415,11 +548,11 @@ async function trainLoaded(options: TrainOptions, loaded: Loaded): Promise<Train
     steps: step,
     ...(modelDir !== undefined ? { modelDir } : {}),
     splits,
-    curves,
+    curves: run.curves,
     seconds: (Date.now() - loaded.started) / 1000,
     interrupted,
     base: loaded.base,
-    model,
-    tokenizer,
+    model: loaded.model,
+    tokenizer: loaded.tokenizer,
   };
 }
