@@ -11,10 +11,12 @@ import { verifree } from './verifree.js';
 import { rlpr } from './rlpr.js';
 import { grpo } from './grpo.js';
 
-export const methods = { covrl, verifree, rlpr, grpo } as const satisfies Record<
-  string,
-  RegisteredMethod
->;
+export const methods = {
+  covrl,
+  verifree,
+  rlpr,
+  grpo,
+} as const satisfies Record<string, RegisteredMethod>;
 
 /** A registered method's name. */
 export type Method = keyof typeof methods;
