@@ -3,7 +3,8 @@
  * multiple-choice sources to the covrl record, and write the synthetic suite to disk. Thin shells
  * over `@covrl/data`; every bad record is reported as `file:line: field: message`.
  */
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
@@ -22,6 +23,7 @@ import {
   writeParquet,
 } from '@covrl/data';
 import type { Domain, ExampleStream, ReadOptions, Rejection } from '@covrl/data';
+import { recoverDirAside, swapDirInto } from '../util/dir-swap.js';
 
 /** A command failure with a message meant for the user; the CLI prints it and exits with 1. */
 export class CliError extends Error {
@@ -88,14 +90,41 @@ function failOnRejects(opts: SkipOpts, stream: ExampleStream, first: Rejection |
   );
 }
 
-/** Re-throw data errors (unsupported extension, unreadable file) as {@link CliError}s. */
-function asCliError(error: unknown): never {
+/**
+ * Re-throw data errors (unsupported extension, unreadable file, a broken Parquet footer) as
+ * {@link CliError}s that name `file` (a reader's own message may not).
+ */
+function asCliError(error: unknown, file?: string): never {
   process.exitCode = 1;
-  if (error instanceof DataFileError) throw new CliError(error.message);
+  const named = (message: string): string =>
+    file === undefined || message.includes(file) ? message : `${file}: ${message}`;
+  if (error instanceof DataFileError) throw new CliError(named(error.message));
   if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
-    throw new CliError(`${(error as Error & { path?: string }).path ?? 'file'}: no such file`);
+    throw new CliError(
+      `${(error as Error & { path?: string }).path ?? file ?? 'file'}: no such file`,
+    );
+  }
+  if (error instanceof Error && !(error instanceof CliError) && file !== undefined) {
+    throw new CliError(named(error.message));
   }
   throw error;
+}
+
+/** An empty dataset is an error: nothing validated, nothing to evaluate or import. */
+function failOnEmpty(file: string, stream: ExampleStream): void {
+  if (stream.counts.records > 0) return;
+  process.exitCode = 1;
+  throw new CliError(`${file}: no records; a dataset needs at least one`);
+}
+
+/** Refuse to replace an existing output unless `--force`. */
+function refuseExisting(path: string, force: boolean | undefined): void {
+  if (force === true || !existsSync(path)) return;
+  if (statSync(path).isDirectory() && readdirSync(path).length === 0) return;
+  process.exitCode = 1;
+  throw new CliError(
+    `${path} already exists; pass --force to replace it (the old one stays until the new one is complete), or choose another --out`,
+  );
 }
 
 /**
@@ -127,9 +156,10 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
           // Validation only: the loader checks each record as it streams past.
         }
       } catch (error) {
-        return asCliError(error);
+        return asCliError(error, file);
       }
       io.out(countsLine(file, stream));
+      failOnEmpty(file, stream);
       failOnRejects(opts, stream, rejected[0]);
     });
 
@@ -157,11 +187,19 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
       '--rejects <path>',
       'with --skip: write every dropped record and its reason to this JSONL file',
     )
+    .option('--force', 'replace an existing --out (only once the new file is complete)')
     .action(
       async (
         input: string,
-        opts: SkipOpts & { format: string; out: string; domain?: Domain; family?: string },
+        opts: SkipOpts & {
+          format: string;
+          out: string;
+          domain?: Domain;
+          family?: string;
+          force?: boolean;
+        },
       ) => {
+        refuseExisting(opts.out, opts.force);
         const rejected: Rejection[] = [];
         let stream: ExampleStream;
         let written: number;
@@ -176,15 +214,18 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
             for await (const _example of stream) {
               // First pass: validate only.
             }
+            failOnEmpty(input, stream);
             failOnRejects(opts, stream, rejected[0]);
           }
+          // Written to a temporary file and renamed into place when complete.
           written = opts.out.toLowerCase().endsWith('.parquet')
             ? await writeParquet(opts.out, stream)
             : await writeJsonl(opts.out, stream);
         } catch (error) {
           if (error instanceof CliError) throw error;
-          return asCliError(error);
+          return asCliError(error, input);
         }
+        failOnEmpty(input, stream);
         io.out(countsLine(input, stream, `; wrote ${written} to ${opts.out}`));
       },
     );
@@ -197,6 +238,7 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
     .requiredOption('--out <dir>', 'output directory')
     .option('--families <names>', `comma-separated families (default: ${FAMILY_NAMES.join(',')})`)
     .option('--difficulty <level>', 'difficulty 1..3', integer('--difficulty', 1), 2)
+    .option('--force', 'replace an existing --out (only once the new suite is complete)')
     .action(
       async (opts: {
         n: number;
@@ -204,7 +246,10 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
         out: string;
         families?: string;
         difficulty: number;
+        force?: boolean;
       }) => {
+        recoverDirAside(dirname(opts.out));
+        refuseExisting(opts.out, opts.force);
         const names = opts.families
           ?.split(',')
           .map((s) => s.trim())
@@ -220,6 +265,8 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
           process.exitCode = 1;
           throw new CliError(`--difficulty must be 1, 2 or 3, got ${opts.difficulty}`);
         }
+        // The whole suite goes into a temporary sibling directory, moved into place when complete.
+        const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
         const files: Record<string, { file: string; count: number; domain: string }> = {};
         for (const name of names) {
           const examples = generateSuite({
@@ -229,7 +276,7 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
             difficulty: opts.difficulty,
           });
           const file = `${name}.jsonl`;
-          const count = await writeJsonl(join(opts.out, file), examples);
+          const count = await writeJsonl(join(tmp, file), examples);
           files[name] = { file, count, domain: examples[0]?.domain ?? '' };
           io.out(`${join(opts.out, file)}: ${count} examples`);
         }
@@ -240,10 +287,8 @@ export function registerDataCommands(program: Command, io: DataCommandIo = conso
           perFamily: opts.n,
           families: files,
         };
-        await writeFileAtomic(
-          join(opts.out, 'manifest.json'),
-          `${JSON.stringify(manifest, null, 2)}\n`,
-        );
+        await writeFileAtomic(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+        swapDirInto(tmp, opts.out, 'data generate');
         io.out(`${join(opts.out, 'manifest.json')}: ${names.length} families`);
       },
     );
