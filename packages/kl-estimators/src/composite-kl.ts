@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CompositeKlInput } from './internal/composite-inputs.js';
 import { COMPOSITE_LOG_CLIP, compositeParts } from './internal/composite-inputs.js';
-import { logMixture } from './internal/log-mixture.js';
 
 export type { CompositeKlInput } from './internal/composite-inputs.js';
 
@@ -36,8 +35,7 @@ export type { CompositeKlInput } from './internal/composite-inputs.js';
  */
 export function compositeKl(x: CompositeKlInput): tf.Tensor {
   return tf.tidy(() => {
-    const { w, logRho, rho, fromPrior } = compositeParts('compositeKl', x);
-    const logPPrime = logMixture(x.priorLogProbs, x.posteriorLogProbs, w); // [B, T]
+    const { logPPrime, logRho, rho, fromPrior } = compositeParts('compositeKl', x); // log p′ once
     const logOmega = tf.clipByValue(
       tf.sub(logPPrime, x.posteriorLogProbs),
       -COMPOSITE_LOG_CLIP,

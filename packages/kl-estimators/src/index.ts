@@ -11,7 +11,7 @@ export { k2 } from './k2.js';
 export { k3 } from './k3.js';
 export { lowVarKl } from './low-var-kl.js';
 export { straightThrough } from './straight-through.js';
-export { klEstimators, getKlEstimator } from './registry.js';
+export { klEstimators, klEstimatorNames, getKlEstimator } from './registry.js';
 export { compositeKl } from './composite-kl.js';
 export type { CompositeKlInput } from './composite-kl.js';
 export { compositeKlImportanceWeighted } from './composite-kl-importance-weighted.js';

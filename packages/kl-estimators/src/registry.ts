@@ -16,6 +16,11 @@ export const klEstimators = Object.freeze({ k1, abs, k2, k3, lowVarKl }) satisfi
   Record<KlEstimatorName, KlEstimator>
 >;
 
+/** The names of the built-in estimators, in registry order (for config schemas and CLIs). */
+export const klEstimatorNames: readonly KlEstimatorName[] = Object.freeze(
+  Object.keys(klEstimators) as KlEstimatorName[],
+);
+
 /**
  * Looks up an estimator by name in `registry` (default {@link klEstimators}).
  *

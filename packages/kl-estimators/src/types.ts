@@ -9,6 +9,11 @@ export interface KlEstimatorInput {
   readonly logProbs: tf.Tensor;
   /** log π_ref(z_t | ·) of the same tokens under the reference policy; same shape as `logProbs`. */
   readonly refLogProbs: tf.Tensor;
+  /**
+   * Check the values (no NaN) in one device read-back; default true. `false` skips it (no
+   * read-back). Your own estimators may ignore it.
+   */
+  readonly validate?: boolean;
 }
 
 /**

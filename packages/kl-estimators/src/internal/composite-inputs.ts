@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { logMixture } from './log-mixture.js';
 import {
-  assertBinary,
-  assertFinite,
+  InputChecks,
+  asFloat32,
   assertNumberIn,
+  logMixture,
   assertRank,
   assertSameShape,
   assertTensor,
   fail,
-} from './validate.js';
+} from '@covrl/utils';
 
 /** Inputs shared by the composite estimators. */
 export interface CompositeKlInput {
@@ -20,10 +20,16 @@ export interface CompositeKlInput {
   readonly sampledFromPrior: tf.Tensor;
   /** w in `p′ = w·p_φ + (1−w)·q_ψ`, in `[0, 1]`; default 0.5 (CoVRL paper §2.3). */
   readonly priorWeight?: number;
+  /**
+   * Check the values (finite log-probs, 0/1 flags) in one device read-back; default true.
+   * `false` skips them (no read-back); shapes and dtypes are still checked.
+   */
+  readonly validate?: boolean;
 }
 
 /** The clipped log-ratios of the composite estimators, computed inside the caller's tidy. */
 export interface CompositeParts {
+  readonly logPPrime: tf.Tensor; // [B, T]  log p′ = log(w·p_φ + (1−w)·q_ψ)
   readonly logRho: tf.Tensor; // [B, T]  clip(log p′ − log p, ±20)
   readonly rho: tf.Tensor; // [B, T]
   readonly fromPrior: tf.Tensor; // [B, T] bool, row flag broadcast over T
@@ -50,9 +56,11 @@ export function compositeParts(fn: string, x: CompositeKlInput): CompositeParts 
       `has length ${x.sampledFromPrior.shape[0]} but priorLogProbs has ${x.priorLogProbs.shape[0]} rows`,
     );
   }
-  assertFinite(fn, 'priorLogProbs', x.priorLogProbs);
-  assertFinite(fn, 'posteriorLogProbs', x.posteriorLogProbs);
-  assertBinary(fn, 'sampledFromPrior', x.sampledFromPrior);
+  new InputChecks(fn, x.validate ?? true)
+    .finite('priorLogProbs', x.priorLogProbs)
+    .finite('posteriorLogProbs', x.posteriorLogProbs)
+    .binary('sampledFromPrior', x.sampledFromPrior)
+    .run(); // one read-back for the three value checks
   const logPPrime = logMixture(x.priorLogProbs, x.posteriorLogProbs, w); // [B, T]
   const logRho = tf.clipByValue(
     tf.sub(logPPrime, x.priorLogProbs),
@@ -61,8 +69,8 @@ export function compositeParts(fn: string, x: CompositeKlInput): CompositeParts 
   );
   const rho = tf.exp(logRho);
   const fromPrior = tf.broadcastTo(
-    tf.expandDims(tf.greater(x.sampledFromPrior, 0.5), 1),
+    tf.expandDims(tf.greater(asFloat32(x.sampledFromPrior), 0.5), 1),
     x.priorLogProbs.shape,
   );
-  return { w, logRho, rho, fromPrior };
+  return { w, logPPrime, logRho, rho, fromPrior };
 }
