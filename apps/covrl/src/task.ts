@@ -11,7 +11,7 @@ import type { Example, buildPretrainCorpus } from '@covrl/data';
 import { buildContexts } from '@covrl/sampler';
 import type { ExampleContexts, Tags, Tokenizer } from '@covrl/sampler';
 import type { Config } from './config/schema.js';
-import { mixSeed } from './train/common.js';
+import { mixSeed } from './util/seeds.js';
 
 /** Seeds of the data streams: fixed, so every run and seed of a comparison shares one task. */
 export const DATA_SEEDS = { rlPool: 1_000_003, hard: 2_000_003, corpus: 3_000_017 } as const;

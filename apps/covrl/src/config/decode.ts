@@ -19,7 +19,7 @@ import {
 } from './schema.js';
 import { METHODS, METHOD_PRESETS, METHOD_PRESET_ENTRIES, isMethod } from '../methods/index.js';
 import type { Method } from '../methods/index.js';
-import { checkContextBudgets } from './context-budget.js';
+import { checkContextBudgets } from '../context-budget.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Tree = { [key: string]: unknown };

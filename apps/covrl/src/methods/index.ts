@@ -5,7 +5,7 @@
  */
 import type { Cited, Config } from '../config/schema.js';
 import { treeOf } from '../config/schema.js';
-import type { RegisteredMethod } from './types.js';
+import type { RegisteredMethod } from '../train/method-spec.js';
 import { covrl } from './covrl.js';
 import { verifree } from './verifree.js';
 import { rlpr } from './rlpr.js';

@@ -7,27 +7,9 @@
  */
 import { stdFilterInit, stdFilterKeep, stdFilterStep } from '@covrl/grpo';
 import type { StdFilterState } from '@covrl/grpo';
-import type { RowFlags, SampledBatch, SampleRound } from '../methods/types.js';
+import type { GenerationRounds, RowFlags, SampledBatch, SampleRound } from './method-spec.js';
 import type { StepInput } from './common.js';
 import { mean, pick } from './step-metrics.js';
-
-/** The filter settings a spec asks the pipeline for. */
-export interface GenerationRounds {
-  readonly enabled: boolean;
-  /** Keep a group iff its reward std ≥ beta·EMA (`stdFilterInit` of `@covrl/grpo`). */
-  readonly beta: number;
-  readonly decay: number;
-  readonly emaStartStep: number;
-  readonly filterStartStep: number;
-  readonly maxRounds: number;
-  /**
-   * `'per-round'`: each kept round is its own batch (old scores, advantages and updates round
-   * by round, so a later round's old log-probs come after the earlier rounds' updates).
-   * `'accumulated'`: every survivor in one batch, scored and updated once, by the policy that
-   * sampled it (the reference's behaviour).
-   */
-  readonly update: 'per-round' | 'accumulated';
-}
 
 /** The sample standard deviation (n − 1) of each group's rewards. */
 export function groupStds(rewards: readonly number[], groupSize: number): number[] {

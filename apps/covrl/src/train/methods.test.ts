@@ -23,7 +23,7 @@ import { NonFiniteError } from '../run/log.js';
 import { buildTask, ContextCache, makeTokenizer, tagsOf } from '../task.js';
 import type { MethodRunner, StepInput } from './common.js';
 import type * as Update from './update.js';
-import { mixSeed } from './common.js';
+import { mixSeed } from '../util/seeds.js';
 import { methods } from '../methods/index.js';
 import { verifierRewards } from '../methods/grpo.js';
 import { responseEntropy } from '../methods/parts/response-terms.js';

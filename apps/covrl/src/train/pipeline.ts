@@ -28,7 +28,7 @@ import type {
   SampledBatch,
   SampleRound,
   TermsOf,
-} from '../methods/types.js';
+} from './method-spec.js';
 import type { MethodRunner, StepInput, StepOutput } from './common.js';
 import { applyUpdate, mergeMetrics, miniBatchRows } from './update.js';
 import { PhaseClock, pick, standardStepMetrics } from './step-metrics.js';

@@ -48,7 +48,7 @@ import type { BaseIdentity } from '../model-io.js';
 import { recoverDirAside } from '../util/dir-swap.js';
 import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
-import { mixSeed } from './common.js';
+import { mixSeed } from '../util/seeds.js';
 import { methodOf } from '../methods/index.js';
 
 /** Re-exported for callers of the trainer's former home of these helpers. */

@@ -12,10 +12,10 @@ import type { CausalLM } from '@covrl/models';
 import { sampleResponses, scoreResponses } from '@covrl/sampler';
 import type { ExampleContexts, ResponseRollout } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
-import { responseTokens } from '../../config/context-budget.js';
+import { responseTokens } from '../../context-budget.js';
 import type { StepInput } from '../../train/common.js';
 import { mean, pick } from '../../train/step-metrics.js';
-import type { BatchRecord, MiniBatchRl, OldPass, SampledBatch } from '../types.js';
+import type { BatchRecord, MiniBatchRl, OldPass, SampledBatch } from '../../train/method-spec.js';
 
 /** Responses of `groupSize` rows per question, with a response budget of trace + answer block. */
 export async function sampleResponseBatch(

@@ -11,7 +11,7 @@ import { rolloutStats, sampleTraces, scoreTraces } from '@covrl/sampler';
 import type { AnswerSpan, TraceRollout, TraceScores } from '@covrl/sampler';
 import type { StepInput } from '../../train/common.js';
 import { pick } from '../../train/step-metrics.js';
-import type { BatchRecord, OldPass, SampledBatch, SampleRound } from '../types.js';
+import type { BatchRecord, OldPass, SampledBatch, SampleRound } from '../../train/method-spec.js';
 
 /** Traces for the step's questions; `sampledFromPrior[r]` picks row `r`'s template. */
 export async function sampleTraceBatch(

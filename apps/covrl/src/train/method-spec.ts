@@ -14,8 +14,25 @@ import type { RewardForm } from '@covrl/rewards';
 import type { Example } from '@covrl/data';
 import type { ExampleContexts } from '@covrl/sampler';
 import type { Cited, Config } from '../config/schema.js';
-import type { InitInput, MethodRunner, StepInput } from '../train/common.js';
-import type { GenerationRounds } from '../train/generation-rounds.js';
+import type { InitInput, MethodRunner, StepInput } from './common.js';
+
+/** RLPR's std filter as generation rounds of the pipeline (see `generation-rounds.ts`). */
+export interface GenerationRounds {
+  readonly enabled: boolean;
+  /** Keep a group iff its reward std ≥ beta·EMA (`stdFilterInit` of `@covrl/grpo`). */
+  readonly beta: number;
+  readonly decay: number;
+  readonly emaStartStep: number;
+  readonly filterStartStep: number;
+  readonly maxRounds: number;
+  /**
+   * `'per-round'`: each kept round is its own batch (old scores, advantages and updates round
+   * by round, so a later round's old log-probs come after the earlier rounds' updates).
+   * `'accumulated'`: every survivor in one batch, scored and updated once, by the policy that
+   * sampled it (the reference's behaviour).
+   */
+  readonly update: 'per-round' | 'accumulated';
+}
 
 /** The per-row flags every rollout carries, whatever the method samples. */
 export interface RowFlags {

@@ -8,8 +8,8 @@
 import { buildContexts } from '@covrl/sampler';
 import type { ExampleContexts } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
-import type { Config } from './schema.js';
-import { buildTask, makeTokenizer, tagsOf } from '../task.js';
+import type { Config } from './config/schema.js';
+import { buildTask, makeTokenizer, tagsOf } from './task.js';
 
 /** Tokens of a FULL-SAMPLE response (RLPR, GRPO): the trace, the answer block and 4 tag tokens. */
 export function responseTokens(config: Pick<Config, 'train'>): number {
