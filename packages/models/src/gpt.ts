@@ -9,6 +9,7 @@
  * Activations are kept flat as `[B·L, D]` so every projection is one rank-2 matmul.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { LOGITS_CHUNK_ELEMENTS } from './chunked-logits.js';
 import { MASK_BIAS, attentionBias, causalSelfAttention, decodeAttention } from './attention.js';
 import type { LayerKv } from './attention.js';
 import { headDimOf } from './config.js';
@@ -51,6 +52,11 @@ export class Decoder {
   private readonly training: Blocks;
   /** Low-rank adapters (set by `CausalLM` when LoRA is attached); `undefined` = none. */
   adapters: AdapterLookup | undefined;
+  /**
+   * Largest `rows·V` logits block that scoring materialises at once; above it, scoring runs in
+   * row chunks (`chunked-logits.ts`).
+   */
+  logitsChunkElements = LOGITS_CHUNK_ELEMENTS;
 
   constructor(
     readonly config: ModelConfig,

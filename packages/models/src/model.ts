@@ -39,6 +39,12 @@ export interface CausalLMOptions {
    * never). Same ids and log-probs either way; only the speed differs.
    */
   readonly deviceSamplingMinVocab?: number;
+  /**
+   * Largest `rows·V` block of logits that `scoreTokens` materialises at once (default
+   * `LOGITS_CHUNK_ELEMENTS` = 2²³ floats, 32 MiB); above it the head and log-softmax run in row
+   * chunks with recomputation in the backward pass. Same values either way (float32 rounding).
+   */
+  readonly logitsChunkElements?: number;
 }
 
 let modelCounter = 0;
@@ -99,6 +105,7 @@ export class CausalLM implements Policy {
     initial: Readonly<Record<string, tf.Tensor>>,
     matMulGradient: MatMulGradientMode,
     generateOptions: GenerateOptions = {},
+    logitsChunkElements?: number,
   ) {
     this.generateOptions = generateOptions;
     this.vocabSize = config.vocabSize;
@@ -121,6 +128,7 @@ export class CausalLM implements Policy {
       return v;
     };
     this.decoder = new Decoder(config, lookup, createOps(matMulGradient));
+    if (logitsChunkElements !== undefined) this.decoder.logitsChunkElements = logitsChunkElements;
   }
 
   private alive(fn: string): void {
@@ -346,13 +354,19 @@ export function createCausalLM(config: ModelConfig, options: CausalLMOptions): C
   }
   const generateOptions: GenerateOptions =
     minVocab === undefined ? {} : { deviceSamplingMinVocab: minVocab };
+  const chunk = options.logitsChunkElements;
+  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new Error(
+      `createCausalLM: options.logitsChunkElements must be an integer ≥ 1, got ${String(chunk)}`,
+    );
+  }
   if (options.weights !== undefined) {
     validateWeights('createCausalLM', cfg, options.weights);
-    return new CausalLM(cfg, options.weights, mode, generateOptions);
+    return new CausalLM(cfg, options.weights, mode, generateOptions, chunk);
   }
   const init = initWeights({ config: cfg, seed: options.seed });
   try {
-    return new CausalLM(cfg, init, mode, generateOptions);
+    return new CausalLM(cfg, init, mode, generateOptions, chunk);
   } finally {
     tf.dispose(Object.values(init));
   }

@@ -3,6 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ScoreRequest, ScoredSpan } from '@covrl/sampler';
+import { chunkedTargetLogProbs } from './chunked-logits.js';
 import type { Decoder } from './gpt.js';
 import { injectiveGather, targetLogProbs, tidyObject } from './layers.js';
 
@@ -42,9 +43,12 @@ export function checkIds(
  * positions under the causal mask). The head and log-softmax run only on the positions some span
  * needs (each once), gathered from the hidden states; each span kind is then laid out `[B, T_k]`
  * by a second gather. Both gathers are injective, so their gradients are gathers through the
- * inverse index (`injectiveGather`): no scatter kernel, memory linear in `B·L`. The target's log-prob is `z[target] − logsumexp(z)` (`targetLogProbs`, whose
- * gradient `dy·(oneHot(target) − softmax(z))` needs no scatter kernel). Differentiable w.r.t. the
- * model's variables.
+ * inverse index (`injectiveGather`): no scatter kernel, memory linear in `B·L`. The target's
+ * log-prob is `z[target] − logsumexp(z)` (`targetLogProbs`, whose gradient
+ * `dy·(oneHot(target) − softmax(z))` needs no scatter kernel). When `R·V` exceeds
+ * `decoder.logitsChunkElements` (default `LOGITS_CHUNK_ELEMENTS`, 2²³), the head, log-softmax and
+ * their gradient run in row chunks (`chunkedTargetLogProbs`) so memory stays bounded at
+ * V = 151 936; same values to float32 rounding. Differentiable w.r.t. the model's variables.
  */
 export function scoreTokensWith<K extends string>(
   decoder: Decoder,
@@ -142,9 +146,19 @@ export function scoreTokensWith<K extends string>(
     const next = Int32Array.from(rows, (n) => seqOf(n)[(n % L) + 1] ?? 0);
     // The head and log-softmax run only on the R needed rows (all of them when R = B·L).
     const h = R === N ? hidden : injectiveGather(hidden, rows, N);
-    let z: tf.Tensor = decoder.logits(h, head);
-    if (temperature !== 1) z = tf.mul(z, 1 / temperature);
-    const lp = targetLogProbs(z, tf.tensor1d(next, 'int32')); // [R]
+    let lp: tf.Tensor1D; // [R]
+    if (R * cfg.vocabSize <= decoder.logitsChunkElements) {
+      let z: tf.Tensor = decoder.logits(h, head);
+      if (temperature !== 1) z = tf.mul(z, 1 / temperature);
+      lp = targetLogProbs(z, tf.tensor1d(next, 'int32'));
+    } else {
+      // Large vocabularies: row chunks, never the whole [R, V] logits (chunked-logits.ts).
+      lp = chunkedTargetLogProbs(h as tf.Tensor2D, head, next, {
+        rows: Math.max(1, Math.floor(decoder.logitsChunkElements / cfg.vocabSize)),
+        temperature,
+        mode: decoder.ops.mode,
+      });
+    }
     // Per span kind: [B, T_k] by an injective gather from [lp ‖ 0]; padding reads the 0 slot.
     const lpPadded = tf.concat([lp, tf.zeros([1])]);
     let offset = 0;
