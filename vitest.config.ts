@@ -1,20 +1,37 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 // Tests import sibling packages by name; map those names to their sources so `npm test` needs no
-// build step. `@covrl/<pkg>/testing` resolves to that package's fakes.
-const alias = [
-  {
-    find: /^@covrl\/([a-z0-9-]+)\/testing$/,
-    replacement: `${root}packages/$1/src/testing/index.ts`,
-  },
-  // @covrl/utils' subpaths: Node-only atomic file writes, and the TF.js-free seeded RNG.
-  { find: /^@covrl\/utils\/node$/, replacement: `${root}packages/utils/src/node/index.ts` },
-  { find: /^@covrl\/utils\/rng$/, replacement: `${root}packages/utils/src/rng.ts` },
-  { find: /^@covrl\/([a-z0-9-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
-];
+// build step. Every subpath in a package's `exports` (`.`, `./testing`, `./node`, ...) maps to the
+// source its ESM target is built from (`./dist/<path>.js` -> `src/<path>.ts`), so a new package or
+// subpath needs no edit here.
+const alias = readdirSync(join(root, 'packages'))
+  .filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')))
+  .flatMap((dir) => {
+    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
+      name: string;
+      exports?: Record<string, unknown>;
+    };
+    return Object.entries(pkg.exports ?? {}).flatMap(([subpath, target]) => {
+      const js = esmTarget(target);
+      if (js === undefined || !js.startsWith('./dist/') || !js.endsWith('.js')) return [];
+      const source = `${root}packages/${dir}/src/${js.slice('./dist/'.length, -'.js'.length)}.ts`;
+      const name = subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`;
+      return [{ find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: source }];
+    });
+  });
+
+/** The ESM file of an `exports` entry: a string, `import`/`default` (nested conditions too). */
+function esmTarget(target: unknown): string | undefined {
+  if (typeof target === 'string') return target;
+  if (typeof target !== 'object' || target === null) return undefined;
+  const conditions = target as Record<string, unknown>;
+  return esmTarget(conditions['import'] ?? conditions['default']);
+}
 
 const shared = {
   resolve: { alias },

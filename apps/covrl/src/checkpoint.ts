@@ -35,12 +35,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  loadPretrainedFiles,
-  parseSafetensors,
-  savePretrainedFiles,
-  serializeSafetensors,
-} from '@covrl/models';
+import { parseSafetensors, serializeSafetensors } from '@covrl/models';
+import { loadPretrainedFiles, savePretrainedFiles } from '@covrl/models/node';
 import type { CharTokenizer, HfTokenizer, ModelConfig } from '@covrl/models';
 import {
   fileError,

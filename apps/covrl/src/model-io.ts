@@ -6,7 +6,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { defaultModelConfig, loadCausalLM, savePretrainedFiles } from '@covrl/models';
+import { defaultModelConfig } from '@covrl/models';
+import { loadCausalLM, savePretrainedFiles } from '@covrl/models/node';
 import type { CausalLM, ModelConfig } from '@covrl/models';
 import type { CharTokenizer, HfTokenizer } from '@covrl/models';
 import type { Config } from './config/schema.js';

@@ -1,7 +1,10 @@
 /**
- * @covrl/data: the question/answer record, streaming JSONL and Parquet loaders, importers for
- * GSM8K, MATH and multiple-choice sets, stable splits and shuffles, and a synthetic reasoning
- * suite with noisy step-by-step traces for pretraining corpora.
+ * @covrl/data: the question/answer record, importers for GSM8K, MATH and multiple-choice sets,
+ * stable splits and shuffles, and a synthetic reasoning suite with noisy step-by-step traces for
+ * pretraining corpora. Browser-safe: nothing here imports `node:*`. The file loaders and writers
+ * (streaming JSONL and Parquet, atomic writes) are in `@covrl/data/node`.
+ *
+ * @packageDocumentation
  */
 export type { DataError, RecordLocation } from './errors.js';
 export { DataFileError, dataError, formatDataError } from './errors.js';
@@ -16,16 +19,6 @@ export type {
   Rejection,
 } from './stream.js';
 export { collect } from './stream.js';
-export { readJsonl, readJsonlWith, readLineBytes, writeJsonl } from './jsonl.js';
-export { PARQUET_ROW_GROUP_SIZE, readParquet, readParquetWith, writeParquet } from './parquet.js';
-export {
-  JSONL_EXTENSIONS,
-  PARQUET_EXTENSIONS,
-  importDataset,
-  loadDataset,
-  loadRecords,
-} from './load.js';
-export { writeFileAtomic } from './atomic.js';
 export type { ImportFormat, ImportOptions, Importer } from './importers/index.js';
 export {
   formatMultipleChoice,

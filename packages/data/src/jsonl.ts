@@ -9,7 +9,8 @@ import { dataError } from './errors.js';
 import type { Example } from './schema.js';
 import { decodeExample, exampleToRecord } from './schema.js';
 import type { ExampleStream, ReadOptions, RecordDecoder } from './stream.js';
-import { emptyCounts, exampleStream, RejectSink } from './stream.js';
+import { emptyCounts, exampleStream } from './stream.js';
+import { RejectSink } from './reject-sink.js';
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;

@@ -11,7 +11,8 @@ import { dataError } from './errors.js';
 import type { Example } from './schema.js';
 import { decodeExample } from './schema.js';
 import type { ExampleStream, ReadOptions, RecordDecoder } from './stream.js';
-import { emptyCounts, exampleStream, RejectSink } from './stream.js';
+import { emptyCounts, exampleStream } from './stream.js';
+import { RejectSink } from './reject-sink.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 

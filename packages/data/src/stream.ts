@@ -3,9 +3,6 @@
  */
 import type * as E from 'fp-ts/lib/Either.js';
 import type { DataError, RecordLocation } from './errors.js';
-import { DataFileError } from './errors.js';
-import type { AtomicLineWriter } from './atomic.js';
-import { openAtomicLineWriter } from './atomic.js';
 import type { Example } from './schema.js';
 
 /** What a loader does with an invalid record: throw at once, or skip it and record why. */
@@ -45,35 +42,6 @@ export interface ExampleStream extends AsyncIterable<Example> {
 
 /** Maps a raw record at a location to an example (the schema decoder, or an importer). */
 export type RecordDecoder = (raw: unknown, where: RecordLocation) => E.Either<DataError, Example>;
-
-/** The skip/fail policy and the rejects file, shared by the loaders. */
-export class RejectSink {
-  private writer: AtomicLineWriter | undefined;
-  constructor(
-    private readonly options: ReadOptions,
-    private readonly counts: LoadCounts,
-  ) {}
-
-  /** Record a rejection; throws a {@link DataFileError} in fail mode. */
-  async reject(error: DataError, raw: string): Promise<void> {
-    const rejection: Rejection = { ...error, raw };
-    this.options.onReject?.(rejection);
-    if ((this.options.onInvalid ?? 'fail') === 'fail') throw new DataFileError(error);
-    this.counts.rejected += 1;
-    if (this.options.rejectsPath !== undefined) {
-      this.writer ??= await openAtomicLineWriter(this.options.rejectsPath);
-      await this.writer.write(JSON.stringify(rejection));
-    }
-  }
-
-  /** Commit the rejects file (written even when empty, so "zero rejects" is visible on disk). */
-  async close(): Promise<void> {
-    if ((this.options.onInvalid ?? 'fail') !== 'skip' || this.options.rejectsPath === undefined)
-      return;
-    this.writer ??= await openAtomicLineWriter(this.options.rejectsPath);
-    await this.writer.commit();
-  }
-}
 
 /** Fresh zeroed counts. */
 export function emptyCounts(): LoadCounts {

@@ -3,8 +3,6 @@ export type { ModelConfig, ModelFamily } from './config.js';
 export { CausalLM, createCausalLM, validateWeights } from './model.js';
 export type { CausalLMOptions, LogitsRequest } from './model.js';
 export { initWeights, parameterShapes } from './init.js';
-export { loadCausalLM } from './load-causal-lm.js';
-export type { LoadCausalLMOptions, LoadedCausalLM } from './load-causal-lm.js';
 export { createRng } from './rng.js';
 export type { Rng } from './rng.js';
 export type { MatMulGradientMode } from './layers.js';

@@ -7,9 +7,10 @@ import type { ModelConfig } from './config.js';
 import { modelConfigToHf } from './formats/hf-config.js';
 import type { FloatTensorEntry } from './formats/hf-weights.js';
 import { canonicalToHf } from './formats/hf-weights.js';
-import { writeSafetensorsFile } from './formats/safetensors.js';
+import { writeSafetensorsFile } from './formats/safetensors-file.js';
 import { tinyByteLevelBpeJson } from './formats/testing.js';
 import { HfTokenizer } from './formats/tokenizer/hf-tokenizer.js';
+import { writeHfTokenizer } from './formats/tokenizer/hf-tokenizer-file.js';
 import { loadCausalLM } from './load-causal-lm.js';
 import { createCausalLM } from './model.js';
 import { tinyGpt2Config, tinyLlamaConfig } from './testing/index.js';
@@ -43,7 +44,7 @@ async function writeModelDir(
   const hf = canonicalToHf(weights, config);
   edit(hf);
   await writeSafetensorsFile(join(dir, 'model.safetensors'), hf, { format: 'pt' });
-  await HfTokenizer.fromJSON(tinyByteLevelBpeJson()).saveFiles(dir);
+  await writeHfTokenizer(HfTokenizer.fromJSON(tinyByteLevelBpeJson()), dir);
   return weights;
 }
 

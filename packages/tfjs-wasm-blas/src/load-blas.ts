@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as E from 'fp-ts/lib/Either.js';
 import { classifyBlasLibrary } from './classify-blas-library.js';
+import moduleRequire from './module-require.cjs';
 import type { BlasKind, Sgemm, Sgemv } from './types.js';
 import { CBLAS_NO_TRANS } from './types.js';
 
@@ -67,10 +67,9 @@ export function loadBlas({ threads }: { readonly threads?: number }): E.Either<s
 export const DEFAULT_THREADS = 1;
 
 function requireNblas(threads: number | undefined): E.Either<string, LoadedBlas> {
-  const require = createRequire(import.meta.url);
   let binding: unknown;
   try {
-    binding = require('nblas');
+    binding = moduleRequire('nblas');
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);
     if (/Cannot find module 'nblas'/.test(message)) {

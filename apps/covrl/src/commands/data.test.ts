@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, readJsonl, readParquet } from '@covrl/data';
+import { collect } from '@covrl/data';
+import { readJsonl, readParquet } from '@covrl/data/node';
 import { writeSourceParquet } from '@covrl/data/testing';
 import { CliError, registerDataCommands } from './data.js';
 

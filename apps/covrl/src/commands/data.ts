@@ -15,13 +15,15 @@ import {
   formatDataError,
   generateSuite,
   getFamily,
-  importDataset,
   importers,
+} from '@covrl/data';
+import {
+  importDataset,
   loadDataset,
   writeFileAtomic,
   writeJsonl,
   writeParquet,
-} from '@covrl/data';
+} from '@covrl/data/node';
 import type { Domain, ExampleStream, ReadOptions, Rejection } from '@covrl/data';
 import { recoverDirAside, swapDirInto } from '../util/dir-swap.js';
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
-import { loadDataset } from '@covrl/data';
+import { loadDataset } from '@covrl/data/node';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
 import { BUDGET_PRESETS } from '../config/schema.js';

@@ -1,22 +1,14 @@
 /**
  * Weight, config and tokenizer formats of `@covrl/models`: safetensors, Hugging Face configs and
- * parameter names, character and `tokenizer.json` tokenizers, and model directories.
+ * parameter names, character and `tokenizer.json` tokenizers. Browser-safe: the file readers and
+ * writers (safetensors files, tokenizer files, model directories) are in `@covrl/models/node`.
  *
  * @packageDocumentation
  */
-export { writeFileAtomic } from './atomic-write.js';
 export type { HfModelType } from './hf-config.js';
 export { modelConfigFromHf, modelConfigToHf, SUPPORTED_HF_MODEL_TYPES } from './hf-config.js';
 export type { AnyTensorEntry, FloatTensorEntry } from './hf-weights.js';
 export { canonicalParameterShapes, canonicalToHf, hfToCanonical } from './hf-weights.js';
-export type { PretrainedFiles } from './load-pretrained.js';
-export {
-  CONFIG_FILE,
-  loadPretrainedFiles,
-  savePretrainedFiles,
-  WEIGHTS_FILE,
-  WEIGHTS_INDEX_FILE,
-} from './load-pretrained.js';
 export type {
   SafetensorsDtype,
   SafetensorsFile,
@@ -26,12 +18,10 @@ export type {
 export {
   float16BitsToNumber,
   parseSafetensors,
-  readSafetensorsFile,
   recordToTensors,
   SAFETENSORS_DTYPE_BYTES,
   serializeSafetensors,
   tensorsToRecord,
-  writeSafetensorsFile,
 } from './safetensors.js';
 export type { CharTokenizerJson, CharTokenizerOptions } from './tokenizer/char-tokenizer.js';
 export { CHAR_TOKENIZER_FILE, CharTokenizer } from './tokenizer/char-tokenizer.js';

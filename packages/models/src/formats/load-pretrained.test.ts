@@ -8,9 +8,11 @@ import { defaultModelConfig } from '../config.js';
 import type { FloatTensorEntry } from './hf-weights.js';
 import { canonicalParameterShapes, canonicalToHf } from './hf-weights.js';
 import { loadPretrainedFiles, savePretrainedFiles } from './load-pretrained.js';
-import { readSafetensorsFile, recordToTensors, writeSafetensorsFile } from './safetensors.js';
+import { recordToTensors } from './safetensors.js';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file.js';
 import { tinyByteLevelBpeJson } from './testing.js';
 import { CharTokenizer } from './tokenizer/char-tokenizer.js';
+import { writeCharTokenizer } from './tokenizer/char-tokenizer-file.js';
 import { HfTokenizer } from './tokenizer/hf-tokenizer.js';
 
 const TAGS = ['<think>', '</think>', '<answer>', '</answer>'];
@@ -335,7 +337,10 @@ describe('loadPretrainedFiles errors name the file and what to do', () => {
     await expect(loadPretrainedFiles(dir)).rejects.toThrow(
       /no tokenizer: expected covrl-char-tokenizer\.json or tokenizer\.json/,
     );
-    await CharTokenizer.fromAlphabet('abcdef').saveFile(join(dir, 'covrl-char-tokenizer.json'));
+    await writeCharTokenizer(
+      CharTokenizer.fromAlphabet('abcdef'),
+      join(dir, 'covrl-char-tokenizer.json'),
+    );
     await expect(loadPretrainedFiles(dir)).rejects.toThrow(
       /has 8 tokens but .*config\.json has vocab_size 4/,
     );

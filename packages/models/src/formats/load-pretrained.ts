@@ -20,9 +20,11 @@ import { modelConfigFromHf, modelConfigToHf } from './hf-config.js';
 import type { FloatTensorEntry } from './hf-weights.js';
 import { canonicalToHf, hfToCanonical } from './hf-weights.js';
 import type { SafetensorsTensor } from './safetensors.js';
-import { readSafetensorsFile, writeSafetensorsFile } from './safetensors.js';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file.js';
 import { CHAR_TOKENIZER_FILE, CharTokenizer } from './tokenizer/char-tokenizer.js';
+import { readCharTokenizer, writeCharTokenizer } from './tokenizer/char-tokenizer-file.js';
 import { HF_TOKENIZER_FILE, HfTokenizer } from './tokenizer/hf-tokenizer.js';
+import { readHfTokenizer, writeHfTokenizer } from './tokenizer/hf-tokenizer-file.js';
 
 /** The Hugging Face model config file of a model directory. */
 export const CONFIG_FILE = 'config.json';
@@ -170,10 +172,10 @@ export async function loadPretrainedFiles(dir: string): Promise<PretrainedFiles>
   let tokenizer: CharTokenizer | HfTokenizer;
   let tokenizerFile: string;
   if (await exists(charFile)) {
-    tokenizer = await CharTokenizer.fromFile(charFile);
+    tokenizer = await readCharTokenizer(charFile);
     tokenizerFile = charFile;
   } else if (await exists(hfFile)) {
-    tokenizer = await HfTokenizer.fromFile(hfFile);
+    tokenizer = await readHfTokenizer(hfFile);
     tokenizerFile = hfFile;
   } else {
     throw new Error(
@@ -252,13 +254,14 @@ export async function savePretrainedFiles(
     `${JSON.stringify(eos === undefined ? hfConfig : { ...hfConfig, eos_token_id: eos }, null, 2)}\n`,
   );
   if (tokenizer instanceof CharTokenizer) {
-    await tokenizer.saveFile(join(dir, CHAR_TOKENIZER_FILE));
+    await writeCharTokenizer(tokenizer, join(dir, CHAR_TOKENIZER_FILE));
     if (files.hfTokenizerJson === true) {
-      await HfTokenizer.fromJSON(tokenizer.toHfTokenizerJson(), {
+      const hf = HfTokenizer.fromJSON(tokenizer.toHfTokenizerJson(), {
         tokenizerConfig: tokenizer.toHfTokenizerConfig(),
-      }).saveFiles(dir);
+      });
+      await writeHfTokenizer(hf, dir);
     }
   } else {
-    await tokenizer.saveFiles(dir);
+    await writeHfTokenizer(tokenizer, dir);
   }
 }

@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   float16BitsToNumber,
   parseSafetensors,
-  readSafetensorsFile,
   recordToTensors,
   serializeSafetensors,
   tensorsToRecord,
-  writeSafetensorsFile,
 } from './safetensors.js';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file.js';
 
 /** A safetensors file assembled by hand: header JSON (unpadded) then raw data bytes. */
 function build(header: unknown, data: Uint8Array): Uint8Array {

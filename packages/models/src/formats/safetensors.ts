@@ -13,8 +13,6 @@
  * @packageDocumentation
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-write.js';
 
 /** Element types of the safetensors format that this reader understands. */
 export type SafetensorsDtype =
@@ -391,29 +389,6 @@ export function serializeSafetensors(
     cursor += t.data.byteLength;
   }
   return out;
-}
-
-/**
- * {@link serializeSafetensors} and write the bytes to `path` atomically (temporary file in the
- * same directory, fsync, rename), so a crash never leaves a torn checkpoint.
- */
-export async function writeSafetensorsFile(
-  path: string,
-  tensors: Readonly<Record<string, TensorRecordEntry>>,
-  metadata?: Readonly<Record<string, string>>,
-): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
-}
-
-/** Read and {@link parseSafetensors} the file at `path`; errors name the path. */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new Error(`readSafetensorsFile: cannot read ${path}: ${(error as Error).message}`);
-  }
-  return parseSafetensors(bytes, { file: path });
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer } from './char-tokenizer.js';
+import { readCharTokenizer, writeCharTokenizer } from './char-tokenizer-file.js';
 
 const TAGS = ['<think>', '</think>', '<answer>', '</answer>'];
 const corpus = ['Question: What is 7*6?\n<think>7 sixes: 42.</think>\n<answer>42</answer>'];
@@ -122,15 +123,13 @@ describe('CharTokenizer', () => {
     const dir = await mkdtemp(join(tmpdir(), 'covrl-char-tok-'));
     try {
       const path = join(dir, 'covrl-char-tokenizer.json');
-      await withUnk.saveFile(path);
+      await writeCharTokenizer(withUnk, path);
       expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({
         type: 'covrl-char-tokenizer',
         version: 1,
       });
-      expect((await CharTokenizer.fromFile(path)).toJSON()).toEqual(withUnk.toJSON());
-      await expect(CharTokenizer.fromFile(join(dir, 'missing.json'))).rejects.toThrow(
-        /missing\.json/,
-      );
+      expect((await readCharTokenizer(path)).toJSON()).toEqual(withUnk.toJSON());
+      await expect(readCharTokenizer(join(dir, 'missing.json'))).rejects.toThrow(/missing\.json/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,10 +6,8 @@
  * @packageDocumentation
  */
 import type { Tokenizer } from '@covrl/sampler';
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../atomic-write.js';
 
-/** File name {@link CharTokenizer.saveFile} uses inside a model directory. */
+/** File name of a {@link CharTokenizer}'s JSON inside a model directory (`writeCharTokenizer` in `@covrl/models/node`). */
 export const CHAR_TOKENIZER_FILE = 'covrl-char-tokenizer.json';
 
 /** Options shared by {@link CharTokenizer.fromCorpus} and {@link CharTokenizer.fromAlphabet}. */
@@ -202,21 +200,6 @@ export class CharTokenizer implements Tokenizer {
     });
   }
 
-  /** Read a `covrl-char-tokenizer.json` file; errors name the path. */
-  static async fromFile(path: string): Promise<CharTokenizer> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new Error(`CharTokenizer.fromFile: cannot read ${path}: ${(error as Error).message}`);
-    }
-    try {
-      return CharTokenizer.fromJSON(JSON.parse(text));
-    } catch (error) {
-      throw new Error(`CharTokenizer.fromFile: ${path}: ${(error as Error).message}`);
-    }
-  }
-
   /** The JSON form (stable field order; round-trips through {@link CharTokenizer.fromJSON}). */
   toJSON(): CharTokenizerJson {
     return {
@@ -288,11 +271,6 @@ export class CharTokenizer implements Tokenizer {
       ...(this.unkToken === undefined ? {} : { unk_token: this.unkToken }),
       clean_up_tokenization_spaces: false,
     };
-  }
-
-  /** Write {@link CharTokenizer.toJSON} to `path` atomically. */
-  async saveFile(path: string): Promise<void> {
-    await writeFileAtomic(path, `${JSON.stringify(this.toJSON(), null, 2)}\n`);
   }
 
   /** Id of a token string, or undefined. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { byteLevelAlphabet, tinyByteLevelBpeJson } from '../testing.js';
 import { HfTokenizer, loadNativeTokenizers } from './hf-tokenizer.js';
+import { readHfTokenizer, writeHfTokenizer } from './hf-tokenizer-file.js';
 
 const TAGS = ['<think>', '</think>', '<answer>', '</answer>'];
 const json = tinyByteLevelBpeJson();
@@ -163,23 +164,23 @@ describe('HfTokenizer on a hand-built byte-level BPE tokenizer.json', () => {
         join(dir, 'tokenizer_config.json'),
         JSON.stringify({ eos_token: '</answer>' }),
       );
-      const fromFile = await HfTokenizer.fromFile(join(dir, 'tokenizer.json'));
+      const fromFile = await readHfTokenizer(join(dir, 'tokenizer.json'));
       expect(fromFile.eosId).toBe(270);
       expect(fromFile.encode('the<think>')).toEqual(tok.encode('the<think>'));
       const out = join(dir, 'out');
       await import('node:fs/promises').then((fs) => fs.mkdir(out));
-      await fromFile.saveFiles(out);
+      await writeHfTokenizer(fromFile, out);
       expect(JSON.parse(await readFile(join(out, 'tokenizer_config.json'), 'utf8'))).toEqual({
         eos_token: '</answer>',
       });
-      const again = await HfTokenizer.fromFile(join(out, 'tokenizer.json'));
+      const again = await readHfTokenizer(join(out, 'tokenizer.json'));
       expect(again.eosId).toBe(270);
       expect(again.toJSON()).toEqual(json);
-      await expect(HfTokenizer.fromFile(join(dir, 'nope.json'))).rejects.toThrow(
+      await expect(readHfTokenizer(join(dir, 'nope.json'))).rejects.toThrow(
         /cannot read .*nope\.json/,
       );
       await writeFile(join(dir, 'bad.json'), '{');
-      await expect(HfTokenizer.fromFile(join(dir, 'bad.json'))).rejects.toThrow(
+      await expect(readHfTokenizer(join(dir, 'bad.json'))).rejects.toThrow(
         /bad\.json is not valid JSON/,
       );
     } finally {

@@ -9,9 +9,6 @@
  */
 import type { Tokenizer } from '@covrl/sampler';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
 
 /** File name of a Hugging Face tokenizer inside a model directory. */
 export const HF_TOKENIZER_FILE = 'tokenizer.json';
@@ -27,7 +24,7 @@ export const EOS_TOKEN_CANDIDATES = Object.freeze([
   '<|eos|>',
 ]);
 
-/** Options of {@link HfTokenizer.fromJSON} and {@link HfTokenizer.fromFile}. */
+/** Options of {@link HfTokenizer.fromJSON} and of `readHfTokenizer` (`@covrl/models/node`). */
 export interface HfTokenizerOptions {
   /** EOS token string; overrides `tokenizer_config.json`'s `eos_token`. */
   readonly eosToken?: string;
@@ -325,32 +322,6 @@ export class HfTokenizer implements Tokenizer {
     );
   }
 
-  /**
-   * Read `tokenizer.json` at `path` and the `tokenizer_config.json` beside it when present.
-   * @throws Error naming the path when it cannot be read or parsed.
-   */
-  static async fromFile(path: string, options: HfTokenizerOptions = {}): Promise<HfTokenizer> {
-    const readJson = async (file: string, required: boolean): Promise<unknown> => {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (error) {
-        if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new Error(`HfTokenizer.fromFile: cannot read ${file}: ${(error as Error).message}`);
-      }
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (error) {
-        throw new Error(
-          `HfTokenizer.fromFile: ${file} is not valid JSON: ${(error as Error).message}`,
-        );
-      }
-    };
-    const json = await readJson(path, true);
-    const config = await readJson(join(dirname(path), HF_TOKENIZER_CONFIG_FILE), false);
-    return new HfTokenizer(json, config, options, path);
-  }
-
   /** The `tokenizer.json` object this tokenizer was built from. */
   toJSON(): unknown {
     return this.#json;
@@ -359,22 +330,6 @@ export class HfTokenizer implements Tokenizer {
   /** The `tokenizer_config.json` object, when one was given. */
   get tokenizerConfig(): unknown {
     return this.#config;
-  }
-
-  /**
-   * Write `tokenizer.json` (and `tokenizer_config.json` when there is one, with `eos_token` set to
-   * the EOS token) into `dir`, atomically.
-   */
-  async saveFiles(dir: string): Promise<void> {
-    await writeFileAtomic(join(dir, HF_TOKENIZER_FILE), JSON.stringify(this.#json));
-    const base = typeof this.#config === 'object' && this.#config !== null ? this.#config : {};
-    if (this.#config !== undefined || this.eosToken !== undefined) {
-      const config = this.eosToken === undefined ? base : { ...base, eos_token: this.eosToken };
-      await writeFileAtomic(
-        join(dir, HF_TOKENIZER_CONFIG_FILE),
-        `${JSON.stringify(config, null, 2)}\n`,
-      );
-    }
   }
 
   /** Id of a token string (model vocabulary or added token), or undefined. */
