@@ -5,7 +5,7 @@
  * base is chosen by evaluation: the latest evaluated step whose in-domain greedy accuracy lies in
  * `[pretrain.targetLow, pretrain.targetHigh]` (headroom for RL), else the most accurate step.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildPretrainCorpus, shuffle } from '@covrl/data';
@@ -76,8 +76,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainOutcom
       );
     }
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
-    const result = await pretrainInto(options, tmp, options.logDir ?? join(tmp, 'pretrain-log'));
-    swapDirInto(tmp, out, 'pretrain');
+    let result;
+    try {
+      result = await pretrainInto(options, tmp, options.logDir ?? join(tmp, 'pretrain-log'));
+      swapDirInto(tmp, out, 'pretrain');
+    } catch (error) {
+      // Nothing half-made stays behind; `out` is as it was.
+      rmSync(tmp, { recursive: true, force: true });
+      throw error;
+    }
     return { ...result, out, seconds: (Date.now() - started) / 1000 };
   } finally {
     lock.release();

@@ -64,14 +64,16 @@ export class NonFiniteError extends Error {
 }
 
 /** Library input checks that tripped on NaN/Inf before `NonFiniteInputError` existed. */
-const LEGACY_NON_FINITE = /^([A-Za-z]\w*): (\w+) contains NaN or ±Infinity/;
+const LEGACY_NON_FINITE =
+  /^([A-Za-z]\w*): (\w+) (?:contains|is|has) (?:a )?(?:NaN|±?Infinity|non-finite)/;
 
 /**
  * The trainer's non-finite stop for any failure inside a step that is about non-finite values:
  * the app's own {@link NonFiniteError} as it is; a library's `NonFiniteInputError` (an error with
  * `name === 'NonFiniteInputError'` and fields `fn`, `argument`, from `@covrl/utils`) as a
  * `NonFiniteError` whose term is `<fn>: <argument>`; and the plain `Error` an older library input
- * check throws (`covrlLoss: priorLogProbs contains NaN or ±Infinity…`) likewise. Any other error
+ * check throws (`covrlLoss: priorLogProbs contains NaN or ±Infinity…`, `answerLikelihoodReward:
+ * answerLogProbs is NaN at …`) likewise. Any other error
  * gives undefined (it is a bug or an I/O failure, not a divergence).
  */
 export function toNonFiniteError(error: unknown, step: number): NonFiniteError | undefined {

@@ -19,6 +19,7 @@
  * killed processes are swept at start; SIGTERM gets SIGINT's graceful stop; a resumed run redoes
  * (never repeats) the end-of-run evaluation and export. See docs/reliability.md.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createAdamW } from '@covrl/models';
@@ -118,7 +119,7 @@ async function trainLocked(options: TrainOptions, started: number): Promise<Trai
   // replaced when the kill came is put back).
   recoverDirAside(options.runDir);
   // Decide fresh versus resume before touching the run directory.
-  const existing = latestCheckpointStep(ckptDir);
+  const existing = newestCheckpointStep(ckptDir);
   if (options.resume === true && existing === undefined) {
     throw new Error(
       `${ckptDir}: no checkpoint to resume from; run without --resume to start this run afresh`,
@@ -147,6 +148,23 @@ async function trainLocked(options: TrainOptions, started: number): Promise<Trai
   } catch (error) {
     model.dispose();
     throw error;
+  }
+}
+
+/**
+ * The step `latest.json` names; when the pointer is damaged but step directories exist, the
+ * newest of them (`--resume` then verifies each, `loadCheckpoint`); the pointer's located error
+ * when there is none.
+ */
+function newestCheckpointStep(ckptDir: string): number | undefined {
+  try {
+    return latestCheckpointStep(ckptDir);
+  } catch (error) {
+    const steps = existsSync(ckptDir)
+      ? readdirSync(ckptDir).flatMap((d) => (/^step-\d{6}$/.test(d) ? [Number(d.slice(5))] : []))
+      : [];
+    if (steps.length === 0) throw error;
+    return Math.max(...steps);
   }
 }
 

@@ -35,6 +35,15 @@ function parsePlan(raw: string | undefined): Plan | undefined {
 let plan: Plan | undefined | null = null;
 let seen = 0;
 
+/**
+ * Replace the plan for this process (in-process tests; a child process reads `COVRL_FAULT`), with
+ * the counter reset. `undefined` switches fault injection off.
+ */
+export function setFaultPlan(raw: string | undefined): void {
+  plan = parsePlan(raw);
+  seen = 0;
+}
+
 /** Whether `COVRL_FAULT` is set (fault points then cost more than a comparison). */
 export function faultsActive(): boolean {
   if (plan === null) plan = parsePlan(process.env['COVRL_FAULT']);
