@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { Tokenizer } from './policy.js';
+import { stopSequenceVariants } from './template-tokens.js';
 import { validateTags } from './templates.js';
 import type { Tags } from './templates.js';
 
@@ -33,6 +34,22 @@ export interface ExampleContexts {
   readonly baselinePrefix: readonly number[];
   /** `enc('<answer>')` without the separator: searched for in the model's own responses (RLPR-SPLICE). */
   readonly answerOpenTag: readonly number[];
+  /**
+   * Present only when a BPE merges the trace stop tag with the character before it: every id
+   * sequence that ends canonically encoded text exactly at the end of `thinkClose`, `thinkClose`
+   * first (`stopSequenceVariants`); sampling stops on any of them. Absent: `[thinkClose]`.
+   */
+  readonly thinkCloseStops?: readonly (readonly number[])[];
+  /** The same for `answerClose` (`['.</', 'answer', '>']` after a period on Qwen3). */
+  readonly answerCloseStops?: readonly (readonly number[])[];
+}
+
+/** The stop sequences of a context: `ctx[key + 'Stops']`, or `[ctx[key]]` when absent. */
+export function stopSequencesOf(
+  ctx: ExampleContexts,
+  key: 'thinkClose' | 'answerClose',
+): readonly (readonly number[])[] {
+  return (key === 'thinkClose' ? ctx.thinkCloseStops : ctx.answerCloseStops) ?? [ctx[key]];
 }
 
 /** Arguments of {@link buildContexts}. */
@@ -74,6 +91,9 @@ function encodePiece(
  * separately so a context is `enc(prefix) ‖ z ‖ enc(suffix pieces)` with the sampled ids `z` in
  * the middle, never re-encoded. With a character tokenizer piecewise and whole-string encodings
  * coincide; with BPE register the tags as atomic tokens so no merge crosses a piece boundary.
+ * When a BPE merges a stop tag with the character before it (`.</` + `answer` + `>`), the
+ * contexts also carry every id sequence that ends text at the tag (`thinkCloseStops`,
+ * `answerCloseStops`); `auditTemplateTokens` reports the merges no id rule can repair.
  *
  * @throws Error naming `buildContexts` and the argument when the question or answer is not a
  *   string, the answer is empty, a tag is empty, or a piece encodes to no ids or to ids outside
@@ -99,7 +119,7 @@ export function buildContexts(args: BuildContextsArgs): ExampleContexts {
     baselineContext === 'no-think'
       ? head + t.answerOpen
       : head + t.thinkOpen + t.thinkClose + t.separator + t.answerOpen;
-  return {
+  const pieces = {
     priorPrefix: encodePiece(tokenizer, head + t.thinkOpen, 'priorPrefix', fn),
     posteriorPrefix: encodePiece(
       tokenizer,
@@ -113,6 +133,14 @@ export function buildContexts(args: BuildContextsArgs): ExampleContexts {
     thinkClose: encodePiece(tokenizer, t.thinkClose, 'thinkClose', fn),
     baselinePrefix: encodePiece(tokenizer, baselineText, 'baselinePrefix', fn),
     answerOpenTag: encodePiece(tokenizer, t.answerOpen, 'answerOpenTag', fn),
+  };
+  // After the pieces, so a tokenizer that cannot encode a tag fails above, naming the piece.
+  const thinkCloseStops = stopSequenceVariants(tokenizer, t.thinkClose);
+  const answerCloseStops = stopSequenceVariants(tokenizer, t.answerClose);
+  return {
+    ...pieces,
+    ...(thinkCloseStops.length > 1 ? { thinkCloseStops } : {}),
+    ...(answerCloseStops.length > 1 ? { answerCloseStops } : {}),
   };
 }
 

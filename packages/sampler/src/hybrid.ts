@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { stopSequencesOf } from './contexts.js';
 import type { ExampleContexts } from './contexts.js';
 import { endsWithIds, sameIds } from './ids.js';
 import type { FinishReason, Policy, Tokenizer } from './policy.js';
@@ -141,14 +142,29 @@ export function isWellFormedTrace(args: {
   readonly traceIds: readonly number[];
   readonly finishReason: FinishReason;
   readonly thinkClose: readonly number[];
+  /**
+   * Every accepted stop (`ExampleContexts.thinkCloseStops`, `thinkClose` first). A trace ending
+   * on a variant (`.</` `thinking` `>`, a BPE merge with the character before the tag) is judged
+   * on its text: it must end with `tags.thinkClose`, and the body is the text before it.
+   */
+  readonly thinkCloseStops?: readonly (readonly number[])[];
   readonly tokenizer: Tokenizer;
   readonly tags: Tags;
 }): boolean {
   const { traceIds, finishReason, thinkClose, tokenizer, tags } = args;
-  if (finishReason !== 'stop' || !endsWithIds(traceIds, thinkClose)) return false;
-  const body = traceIds.slice(0, traceIds.length - thinkClose.length);
-  if (body.length === 0) return false;
-  const text = tokenizer.decode(body);
+  if (finishReason !== 'stop') return false;
+  let text: string;
+  if (endsWithIds(traceIds, thinkClose)) {
+    const body = traceIds.slice(0, traceIds.length - thinkClose.length);
+    if (body.length === 0) return false;
+    text = tokenizer.decode(body);
+  } else {
+    const stops = args.thinkCloseStops ?? [];
+    if (!stops.some((stop) => endsWithIds(traceIds, stop))) return false;
+    const full = tokenizer.decode(traceIds);
+    if (!full.endsWith(tags.thinkClose)) return false;
+    text = full.slice(0, full.length - tags.thinkClose.length);
+  }
   if (text.length === 0) return false;
   return ![tags.thinkOpen, tags.thinkClose, tags.answerOpen, tags.answerClose].some((tag) =>
     text.includes(tag),
@@ -184,7 +200,8 @@ export function validateSamplingBatch(
  * Samples one trace per row with ONE batched `policy.generate` call (methods.md §4 step 2):
  * row `r` of group `g = ⌊r/G⌋` is prompted with `contexts[g].priorPrefix` (PRIOR-SAMPLE) where
  * `sampledFromPrior[r]`, else `contexts[g].posteriorPrefix` (POSTERIOR); generation stops on the
- * ids of `thinkClose` (inclusive), on EOS, or after `maxTraceTokens`; row seeds are
+ * ids of `thinkClose` or one of its BPE variants `contexts[0].thinkCloseStops` (inclusive), on
+ * EOS, or after `maxTraceTokens`; row seeds are
  * `deriveSeed(seed, r)`.
  *
  * @returns one {@link TraceRollout} per row, in row order, with `truncated` and `wellFormed` flags.
@@ -200,6 +217,7 @@ export async function sampleTraces(
     args;
   validateTags(args.tags, fn);
   const thinkClose = validateSamplingBatch(fn, contexts, groupSize, 'thinkClose');
+  const thinkCloseStops = stopSequencesOf(contexts[0] as ExampleContexts, 'thinkClose');
   if (sampledFromPrior.length !== contexts.length * groupSize) {
     throw new Error(
       `${fn}: sampledFromPrior has length ${sampledFromPrior.length}, expected contexts.length·groupSize = ${contexts.length * groupSize}`,
@@ -230,7 +248,7 @@ export async function sampleTraces(
     prompts,
     maxNewTokens: maxTraceTokens,
     temperature,
-    stopSequences: [thinkClose],
+    stopSequences: thinkCloseStops,
     seeds,
     returnLogProbs,
     ...(eosId === undefined ? {} : { eosId }),
@@ -254,6 +272,7 @@ export async function sampleTraces(
         traceIds,
         finishReason,
         thinkClose,
+        thinkCloseStops,
         tokenizer,
         tags: args.tags,
       }),

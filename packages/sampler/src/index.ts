@@ -10,8 +10,10 @@ export type {
 } from './policy.js';
 export { DEFAULT_TAGS, THINKING_TAGS, renderTemplate, validateTags } from './templates.js';
 export type { Tags, TemplateKind, TemplateFields } from './templates.js';
-export { buildContexts, checkContextBudget } from './contexts.js';
+export { buildContexts, checkContextBudget, stopSequencesOf } from './contexts.js';
 export type { ExampleContexts, BuildContextsArgs, ContextBudget } from './contexts.js';
+export { STOP_TAG_PROBES, auditTemplateTokens, stopSequenceVariants } from './template-tokens.js';
+export type { TagEncoding, TemplateTokenReport } from './template-tokens.js';
 export { mulberry32, deriveSeed } from './rng.js';
 export { endsWithIds, indexOfIds, sameIds } from './ids.js';
 export { assignSources, sampleTraces, isWellFormedTrace } from './hybrid.js';

@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import { stopSequencesOf } from './contexts.js';
 import type { ExampleContexts } from './contexts.js';
 import { validateSamplingBatch } from './hybrid.js';
 import { indexOfIds } from './ids.js';
@@ -90,10 +91,12 @@ export function checkResponseFormat(
  * after the end of the first `ctx.thinkClose` in `responseIds`, matched on ids (methods.md §2).
  *
  * With `text` (a `{ tokenizer, tags }` pair) a tag the model spelled with a non-canonical
- * segmentation (`<ans` + `wer>` where the encoder gives one `<answer>` id) is also found: the end
- * of the first `answerOpen` after the first `thinkClose` in the decoded text is mapped back to ids
- * when it falls exactly on a token boundary (`decode(ids[0:k])` has that length). A tag merged
- * with neighbouring characters into one token is not found (no boundary to splice at).
+ * segmentation (`<ans` + `wer>` where the encoder gives one `<answer>` id), or that a BPE merged
+ * with the character before it (`.</` `think` `>`), is also found: the end of the first
+ * `thinkClose`, and of the first `answerOpen` after it, in the decoded text is mapped back to ids
+ * when it falls exactly on a token boundary (`decode(ids[0:k])` has that length). A tag whose
+ * last character merged with what follows into one token (`>-` on Qwen3) is not found (no
+ * boundary to splice at).
  *
  * @returns `{ thinkCloseEnd?, answerOpenEnd? }`: indices just after those ids, when found.
  */
@@ -114,17 +117,22 @@ export function findOwnAnswerOpen(
   const decoded = tokenizer.decode(responseIds);
   const closeAt = decoded.indexOf(tags.thinkClose);
   if (closeAt < 0) return base;
-  const openAt = decoded.indexOf(tags.answerOpen, closeAt + tags.thinkClose.length);
-  if (openAt < 0) return base;
-  const target = openAt + tags.answerOpen.length;
   // Smallest k whose decoded prefix has exactly `target` characters. O(n²) characters over a
   // response of n ids; responses are a few hundred ids at most.
-  for (let k = 1; k <= responseIds.length; k++) {
-    const length = tokenizer.decode(responseIds.slice(0, k)).length;
-    if (length === target) return { ...base, answerOpenEnd: k };
-    if (length > target) break;
-  }
-  return base;
+  const boundary = (target: number): number | undefined => {
+    for (let k = 1; k <= responseIds.length; k++) {
+      const length = tokenizer.decode(responseIds.slice(0, k)).length;
+      if (length === target) return k;
+      if (length > target) return undefined;
+    }
+    return undefined;
+  };
+  const closeEnd = thinkCloseEnd ?? boundary(closeAt + tags.thinkClose.length);
+  const withClose = closeEnd === undefined ? {} : { thinkCloseEnd: closeEnd };
+  const openAt = decoded.indexOf(tags.answerOpen, closeAt + tags.thinkClose.length);
+  if (openAt < 0) return withClose;
+  const answerOpenEnd = boundary(openAt + tags.answerOpen.length);
+  return answerOpenEnd === undefined ? withClose : { ...withClose, answerOpenEnd };
 }
 
 /** Arguments of {@link sampleResponses}. */
@@ -148,7 +156,8 @@ export interface SampleResponsesArgs {
 
 /**
  * FULL-SAMPLE (methods.md §1): one batched `policy.generate` call with prompt
- * `contexts[⌊r/G⌋].priorPrefix` for every row, stopping on the ids of `answerClose` (inclusive),
+ * `contexts[⌊r/G⌋].priorPrefix` for every row, stopping on the ids of `answerClose` or one of
+ * its BPE variants `contexts[0].answerCloseStops` (inclusive),
  * EOS or `maxNewTokens`. Greedy decoding (`greedy: true` or `temperature: 0`) is requested from
  * the policy as `temperature: 0`, which the `Policy.generate` contract defines as arg-max.
  *
@@ -162,7 +171,8 @@ export async function sampleResponses(
   const fn = 'sampleResponses';
   const { contexts, groupSize, maxNewTokens, seed, tokenizer, tags } = args;
   validateTags(tags, fn);
-  const answerClose = validateSamplingBatch(fn, contexts, groupSize, 'answerClose');
+  validateSamplingBatch(fn, contexts, groupSize, 'answerClose');
+  const answerCloseStops = stopSequencesOf(contexts[0] as ExampleContexts, 'answerClose');
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
     throw new Error(`${fn}: maxNewTokens must be a positive integer`);
   }
@@ -190,7 +200,7 @@ export async function sampleResponses(
     prompts,
     maxNewTokens,
     temperature,
-    stopSequences: [answerClose],
+    stopSequences: answerCloseStops,
     seeds,
     returnLogProbs,
     ...(eosId === undefined ? {} : { eosId }),
