@@ -8,7 +8,14 @@ import type { Domain, Example } from '../schema.js';
 
 /** Names of the built-in families (the app's config uses exactly these). */
 export type FamilyName =
-  'addition' | 'linear-equation' | 'rate' | 'deduction' | 'string-ops' | 'ordering';
+  | 'addition'
+  | 'linear-equation'
+  | 'rate'
+  | 'deduction'
+  | 'string-ops'
+  | 'ordering'
+  | 'pair-sum'
+  | 'pair-diff';
 
 /** Options of `Family.generate`. */
 export interface GenerateOptions {
@@ -42,6 +49,26 @@ export interface WrittenTrace {
   readonly corrupted: boolean;
 }
 
+/**
+ * The step-by-step verdict on a trace (a model's or a written one) from a family's trace checker,
+ * so a pipeline can log how often traces of each source (prior / posterior) are correct.
+ */
+export interface TraceCheck {
+  /** Every step parses and is right, and the trace ends at a checked solution (the true answer). */
+  readonly stepCorrect: boolean;
+  /** The whole trace is in the family's step grammar (a trace cut by the token budget is not). */
+  readonly parsed: boolean;
+  /** Steps read (including the first unparsable one). */
+  readonly steps: number;
+  /** Steps read that break a rule (wrong arithmetic, a number not in the question, a false verdict). */
+  readonly wrongSteps: number;
+  /**
+   * The answer the trace arrives at in the family's answer format, or `undefined` when it
+   * arrives at none; compare it with the model's answer for answer–trace consistency.
+   */
+  readonly traceAnswer: string | undefined;
+}
+
 /** A synthetic task family: deterministic generator, noisy trace writer and rule verifier. */
 export interface Family {
   readonly name: FamilyName;
@@ -54,6 +81,12 @@ export interface Family {
   writeTrace(example: Example, options: TraceOptions): WrittenTrace;
   /** Rule verifier: does `predicted` (model output between the answer tags) match the answer? */
   verify(predicted: string, example: Example): boolean;
+  /**
+   * Trace checker (families whose traces can be checked step by step; absent otherwise): the
+   * verdict on `traceText` (the text between the think tags) for `example`. Throws when the
+   * example is not this family's question.
+   */
+  readonly checkTrace?: (example: Example, traceText: string) => TraceCheck;
 }
 
 /** What a family module supplies; {@link defineFamily} turns it into a {@link Family}. */
@@ -74,6 +107,8 @@ export interface FamilySpec<P> {
     wrongStep: number | undefined,
     rng: Rng,
   ): { trace: string; finalAnswer: string };
+  /** Optional step checker of a trace text (becomes `Family.checkTrace`). */
+  check?(problem: P, traceText: string): TraceCheck;
   normalise(answer: string): string;
 }
 
@@ -122,7 +157,14 @@ export function defineFamily<P>(spec: FamilySpec<P>): Family {
     }
     return problem;
   };
+  const { check } = spec;
   return Object.freeze({
+    ...(check === undefined
+      ? {}
+      : {
+          checkTrace: (example: Example, traceText: string): TraceCheck =>
+            check(problemOf(example, 'checkTrace'), traceText),
+        }),
     name: spec.name,
     domain: spec.domain,
     description: spec.description,

@@ -11,7 +11,7 @@ const all = Object.values(families) as Family[];
 const LEVELS = [1, 2, 3] as const;
 
 describe('registry', () => {
-  it('has exactly the six families the app config names', () => {
+  it('has exactly the eight families the app config names', () => {
     expect([...FAMILY_NAMES]).toEqual([
       'addition',
       'linear-equation',
@@ -19,15 +19,19 @@ describe('registry', () => {
       'deduction',
       'string-ops',
       'ordering',
+      'pair-sum',
+      'pair-diff',
     ]);
     expect(all.filter((f) => f.domain === 'math').map((f) => f.name)).toEqual([
       'addition',
       'linear-equation',
       'rate',
+      'pair-sum',
+      'pair-diff',
     ]);
     expect(getFamily('algebra')).toEqual(
       E.left(
-        'unknown family "algebra"; valid families: addition, linear-equation, rate, deduction, string-ops, ordering',
+        'unknown family "algebra"; valid families: addition, linear-equation, rate, deduction, string-ops, ordering, pair-sum, pair-diff',
       ),
     );
   });

@@ -6,6 +6,7 @@ import { deduction } from './deduction.js';
 import type { Family, FamilyName } from './define.js';
 import { linearEquation } from './linear-equation.js';
 import { ordering } from './ordering.js';
+import { pairDiff, pairSum } from './pair-search.js';
 import { rate } from './rate.js';
 import { stringOps } from './string-ops.js';
 
@@ -17,9 +18,11 @@ export const families = Object.freeze({
   deduction,
   'string-ops': stringOps,
   ordering,
+  'pair-sum': pairSum,
+  'pair-diff': pairDiff,
 } satisfies Record<FamilyName, Family>);
 
-/** All family names, math-like first. */
+/** All family names in registry order (the original six, then `pair-sum` and `pair-diff`). */
 export const FAMILY_NAMES = Object.freeze(Object.keys(families) as FamilyName[]);
 
 /** Look up a family; the Left lists the valid names. */
