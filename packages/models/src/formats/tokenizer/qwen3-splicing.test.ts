@@ -14,12 +14,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   DEFAULT_TAGS,
   THINKING_TAGS,
+  auditTemplateTokens,
   buildContexts,
   buildRlprSpliceRequest,
   buildRlprStringSpliceRequest,
   buildTraceScoreRequest,
   buildVerifreeStringSplice,
   renderTemplate,
+  sampleResponses,
   sampleTraces,
   scoreRlprStringSplice,
   scoreTraces,
@@ -212,6 +214,62 @@ describe('templates on Qwen3: tags as special tokens where the vocabulary has th
       '3.5.': ['.</', 'answer'],
       '$\\frac{1}{2}$': ['>$', '\\'],
     });
+  });
+});
+
+describe('auditTemplateTokens and stop variants on Qwen3', () => {
+  it('default tags: atomic think tags, merged answer tags, and the stop variants that follow', () => {
+    const report = auditTemplateTokens({ tokenizer: qwen3, tags: DEFAULT_TAGS });
+    expect([report.thinkOpen, report.thinkClose].map((t) => [t.ids, t.atomic])).toEqual([
+      [[THINK_OPEN], true],
+      [[THINK_CLOSE], true],
+    ]);
+    expect(report.answerOpen.atomic).toBe(false);
+    expect(report.answerClose.atomic).toBe(false);
+    expect(report.stops.thinkClose).toEqual([[THINK_CLOSE]]);
+    const variants = report.stops.answerClose.map(pieces);
+    expect(variants[0]).toEqual(['</', 'answer', '>']);
+    expect(variants).toContainEqual(['.</', 'answer', '>']);
+    expect(variants).toContainEqual([')</', 'answer', '>']);
+    // Only the answer tag's '>' merging with the answer's first character remains.
+    expect(report.hazards).toHaveLength(1);
+    expect(report.hazards[0]).toMatch(
+      /^answerOpen "<answer>" merges with an answer starting with "-"/,
+    );
+  });
+
+  it('the <thinking> variant: its closing tag merges with the newline after it', () => {
+    const report = auditTemplateTokens({ tokenizer: qwen3, tags: THINKING_TAGS });
+    expect(report.thinkClose.atomic).toBe(false);
+    expect(report.hazards[0]).toMatch(/^thinkClose "<\/thinking>" merges with the separator/);
+    expect(report.hazards[0]).toContain('">\\n"');
+  });
+
+  it("sampleResponses stops on a canonical 42.</answer> ('.</' 'answer' '>')", async () => {
+    const ctx = buildContexts({
+      tokenizer: qwen3,
+      tags: DEFAULT_TAGS,
+      question: 'q',
+      answer: '42.',
+    });
+    const response = enc('so.</think>\n<answer>42.</answer>');
+    expect(pieces(response).slice(-3)).toEqual(['.</', 'answer', '>']);
+    const policy = new RecordingPolicy(
+      new Map([[ctx.priorPrefix.join(','), [...response, ...enc(' more text')]]]),
+    );
+    const [row] = await sampleResponses(policy, {
+      contexts: [ctx],
+      groupSize: 1,
+      temperature: 1,
+      maxNewTokens: 64,
+      seed: 3,
+      tokenizer: qwen3,
+      tags: DEFAULT_TAGS,
+    });
+    expect(row?.finishReason).toBe('stop');
+    expect(row?.responseIds).toEqual(response);
+    expect(row?.formatValid).toBe(true);
+    expect(row?.extractedAnswer).toBe('42.');
   });
 });
 
