@@ -40,7 +40,7 @@ export const LAYERS: readonly { readonly name: string; readonly files: readonly 
   },
   {
     name: 'commands',
-    files: [/^compare\.ts$/, /^report\//, /^commands\//, /^cli\.ts$/, /^index\.ts$/],
+    files: [/^compare\.ts$/, /^report\//, /^commands\//, /^cli\.ts$/, /^(index|step-api)\.ts$/],
   },
 ];
 
