@@ -52,7 +52,7 @@ export function checkContextBudgets(c: Config): string[] {
         tags,
         question: x.question,
         answer: x.answer,
-        baselineContext: c.rlpr.baselineContext as 'no-think',
+        baselineContext: c.rlpr.baselineContext,
       }),
     );
   const max = c.model.maxContext;

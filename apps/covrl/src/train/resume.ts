@@ -61,7 +61,7 @@ export function configChanges(before: unknown, after: unknown): ConfigChange[] {
 export function lrOfStep(config: Config, step: number): number {
   const total = config.train.steps;
   return lrAt(step - 1, {
-    schedule: config.train.lrSchedule as 'constant' | 'cosine',
+    schedule: config.train.lrSchedule,
     peak: config.train.lr,
     warmupSteps: Math.round(config.train.warmupFraction * total),
     totalSteps: total,
