@@ -25,6 +25,7 @@ import {
   sampleTraces,
   scoreRlprStringSplice,
   scoreTraces,
+  scoreVerifreeStringSplice,
   selectAnswerTokensByOffsets,
 } from '@covrl/sampler';
 import type {
@@ -217,6 +218,38 @@ describe('templates on Qwen3: tags as special tokens where the vocabulary has th
       '3.5.': ['.</', 'answer'],
       '$\\frac{1}{2}$': ['>$', '\\'],
     });
+  });
+
+  it('with <thinking> tags the trace/answer boundary merges too; the spans stay exact', () => {
+    const tags = THINKING_TAGS;
+    const ctx = buildContexts({ tokenizer: qwen3, tags, question: 'What is 7*6?', answer: '42' });
+    // Sampled as the model writes it: '.</' 'thinking' '>' (a stop variant of '</thinking>').
+    const z = enc('6 sevens.</thinking>');
+    expect(ctx.thinkCloseStops?.some((stop) => sameIds(z.slice(-stop.length), stop))).toBe(true);
+    const request = buildTraceScoreRequest({
+      rollouts: [{ exampleIndex: 0, traceIds: z }],
+      contexts: [ctx],
+      includePosterior: true,
+      answerSpan: 'answer',
+    });
+    const seq = request.sequences[0] as number[];
+    const text = qwen3.decode(seq);
+    expect(text).toBe(
+      renderTemplate(
+        'prior-score',
+        { question: 'What is 7*6?', answer: '42', trace: '6 sevens.</thinking>' },
+        tags,
+      ),
+    );
+    // Whole-string encoding merges the trace's closing '>' with the separator ('>\n').
+    const whole = enc(text);
+    const first = whole.findIndex((id, i) => id !== seq[i]);
+    expect(first).toBe(ctx.priorPrefix.length + z.length - 1);
+    expect(pieces(whole.slice(first, first + 1))).toEqual(['>\n']);
+    const trace = request.spans.trace[0] as { start: number; length: number };
+    const answer = request.spans.answer[0] as { start: number; length: number };
+    expect(seq.slice(trace.start, trace.start + trace.length)).toEqual(z);
+    expect(seq.slice(answer.start, answer.start + answer.length)).toEqual(enc('42'));
   });
 });
 
@@ -536,6 +569,43 @@ describe('RLPR and VeriFree splices on Qwen3', () => {
       });
     });
     tf.dispose([scored.logProbs, scored.mask]);
+  });
+
+  it('scoreVerifreeStringSplice scores the sampled reasoning ids and >y</answer> in one call', () => {
+    const policy = new RecordingPolicy();
+    const rows = responses.slice(0, 5);
+    const answers = EXAMPLES.map((e) => e.answer);
+    const out = scoreVerifreeStringSplice(policy, {
+      rollouts: rows,
+      contexts,
+      answers,
+      tokenizer: qwen3,
+      tags,
+    });
+    expect(policy.scoreRequests).toHaveLength(1);
+    expect(out.cut).toEqual(['ids', 'ids', 'ids', 'ids', 'ids']);
+    const request = policy.scoreRequests[0] as ScoreRequest;
+    const trace = out.trace.logProbs.arraySync();
+    const answer = out.answer.logProbs.arraySync();
+    rows.forEach((r, b) => {
+      const seq = request.sequences[b] as number[];
+      const ctx = contexts[r.exampleIndex] as ExampleContexts;
+      const cutAt = r.text.indexOf('<answer') + '<answer'.length;
+      const reasoning = seq.slice(
+        ctx.priorPrefix.length,
+        seq.length - enc(`>${answers[r.exampleIndex] ?? ''}</answer>`).length,
+      );
+      expect(qwen3.decode(reasoning)).toBe(r.text.slice(0, cutAt));
+      expect(reasoning).toEqual(r.responseIds.slice(0, reasoning.length));
+      reasoning.forEach((_, t) => {
+        expect(trace[b]?.[t]).toBeCloseTo(fakeLogProb(seq, ctx.priorPrefix.length + t), 5);
+      });
+      const aStart = ctx.priorPrefix.length + reasoning.length;
+      for (let k = 0; aStart + k < seq.length; k++) {
+        expect(answer[b]?.[k]).toBeCloseTo(fakeLogProb(seq, aStart + k), 5);
+      }
+    });
+    tf.dispose([out.trace.logProbs, out.trace.mask, out.answer.logProbs, out.answer.mask]);
   });
 
   it('VeriFree’s <answer cut falls on a token boundary of the sampled ids and prices >y</answer>', () => {
