@@ -1,6 +1,6 @@
 /**
- * BLAS engine benchmark: GFLOP/s of `tf.matMul` on the wasm backend with the stock kernels and
- * with `@covrl/tfjs-wasm-blas` enabled, on the shapes of a d128 GPT step (a dense layer, its two
+ * Matmul engine benchmark: GFLOP/s of `tf.matMul` on the wasm backend with the stock kernels, with
+ * the SIMD128 GEMM of `@covrl/tfjs-wasm-blas`'s fused kernels (no BLAS) and with its BLAS engine, on the shapes of a d128 GPT step (a dense layer, its two
  * weight/input-gradient forms, and batched attention products), `tf.sum` over leading and
  * trailing axes, and forward+backward of `sum(square(matMul(x, w)))`. Design notes: compute.md,
  * "Native GEMM on the wasm heap".
@@ -8,7 +8,14 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { WasmBlasStatus } from '@covrl/tfjs-wasm-blas';
-import { disableWasmBlas, enableWasmBlas, wasmBlasStatus } from '@covrl/tfjs-wasm-blas';
+import {
+  disableWasmBlas,
+  disableWasmFusedKernels,
+  enableWasmBlas,
+  enableWasmFusedKernels,
+  wasmBlasStatus,
+  wasmFusedKernelsStatus,
+} from '@covrl/tfjs-wasm-blas';
 
 /** One matmul shape measured with the engine off and on. */
 export interface MatMulBenchRow {
@@ -19,6 +26,8 @@ export interface MatMulBenchRow {
   readonly transposeB: boolean;
   /** GFLOP/s (2·m·n·k·batch per call / seconds per call) with the stock wasm kernel. */
   readonly stockGflops: number;
+  /** Same with the fused kernels' SIMD128 GEMM (BLAS off); null when it could not be enabled. */
+  readonly gemmGflops: number | null;
   /** Same with the BLAS engine; null when it could not be enabled here. */
   readonly blasGflops: number | null;
 }
@@ -38,7 +47,11 @@ export interface BlasBenchResult {
   /** `tf.sum` over leading / trailing axes (bias gradients, row sums). */
   readonly reductions: readonly ReductionBenchRow[];
   /** ms per forward+backward of sum(square(matMul(x [2048,128], w [128,512]))). */
-  readonly forwardBackward: { readonly stockMs: number; readonly blasMs: number | null };
+  readonly forwardBackward: {
+    readonly stockMs: number;
+    readonly gemmMs: number | null;
+    readonly blasMs: number | null;
+  };
 }
 
 interface MatMulCase {
@@ -120,6 +133,7 @@ export async function runBlasBench({
 }: { readonly budgetMs?: number } = {}): Promise<BlasBenchResult> {
   const previousBackend = tf.getBackend();
   const wasActive = wasmBlasStatus().active;
+  const fusedWasActive = wasmFusedKernelsStatus().active;
   await tf.setBackend('wasm');
   const operands = CASES.map((c) => ({
     c,
@@ -149,7 +163,9 @@ export async function runBlasBench({
   });
   try {
     disableWasmBlas();
+    disableWasmFusedKernels();
     const stock = measure();
+    const gemm = enableWasmFusedKernels().gemm === true ? measure() : null;
     const status = enableWasmBlas();
     const blas = status.active ? measure() : null;
     return {
@@ -157,6 +173,7 @@ export async function runBlasBench({
       matMul: CASES.map((c, i) => ({
         ...c,
         stockGflops: stock.rows[i]!,
+        gemmGflops: gemm === null ? null : gemm.rows[i]!,
         blasGflops: blas === null ? null : blas.rows[i]!,
       })),
       reductions: sums.map(({ name }, i) => ({
@@ -164,12 +181,19 @@ export async function runBlasBench({
         stockMs: stock.sums[i]!,
         blasMs: blas === null ? null : blas.sums[i]!,
       })),
-      forwardBackward: { stockMs: stock.fwdBwd, blasMs: blas === null ? null : blas.fwdBwd },
+      forwardBackward: {
+        stockMs: stock.fwdBwd,
+        gemmMs: gemm === null ? null : gemm.fwdBwd,
+        blasMs: blas === null ? null : blas.fwdBwd,
+      },
     };
   } finally {
     tf.dispose([x, w, big, ...operands.flatMap(({ a, b }) => [a, b])]);
+    // Fused kernels first: BLAS enabled after them wraps their GEMM, as in the app and run.ts.
+    disableWasmBlas();
+    if (fusedWasActive) enableWasmFusedKernels();
+    else disableWasmFusedKernels();
     if (wasActive) enableWasmBlas();
-    else disableWasmBlas();
     await tf.setBackend(previousBackend);
   }
 }

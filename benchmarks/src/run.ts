@@ -39,6 +39,7 @@ import { machinePeak } from './peak.js';
 import type { MachinePeak } from './peak.js';
 import { runSamplerOverheadBench } from './sampler-overhead.js';
 import { runSamplingStepBench } from './sampling-step-bench.js';
+import { runEmbeddingGradBench } from './embedding-grad-bench.js';
 import { probeTorchBlas, runTorch } from './torch-reference.js';
 
 const json = process.argv.includes('--json');
@@ -71,7 +72,8 @@ try {
 async function profileStep(): Promise<unknown> {
   const model = createCausalLM(referenceModelConfig(), {
     seed: 0,
-    matMulGradient: wasmBlasStatus().active ? 'flags' : 'auto',
+    matMulGradient:
+      wasmBlasStatus().active || wasmFusedKernelsStatus().gemm === true ? 'flags' : 'auto',
   });
   const opt = createAdamW({ lr: 1e-4 });
   const ids = Array.from({ length: 16 }, (_, r) =>
@@ -115,7 +117,9 @@ async function measure(
   config: Partial<typeof LARGER> | undefined,
   engine: boolean,
 ): Promise<MeasuredConfig> {
-  const mode = engine ? 'flags' : 'auto';
+  // Transpose flags whenever a fast BatchMatMul serves them: the BLAS engine or the fused
+  // kernels' SIMD128 GEMM (the stock Transpose would otherwise cost about as much as the products).
+  const mode = engine || wasmFusedKernelsStatus().gemm === true ? 'flags' : 'auto';
   // The BLAS engine runs its matmuls on `threads` OpenBLAS threads; plain wasm on one core.
   const usedCores = engine ? threads : 1;
   const result: ModelBenchResult = await runModelBench({
@@ -219,6 +223,12 @@ log('benchmark: matmul kernels');
 const kernels = await runBlasBench({ budgetMs: quick ? 100 : 300 });
 log('benchmark: per-kernel profile of one training step');
 const profile = await profileStep();
+log(
+  'benchmark: per-kernel profile of one training step without BLAS (fused kernels + SIMD128 GEMM)',
+);
+disableWasmBlas();
+const profileNoBlas = await profileStep();
+enableWasmBlas({ threads });
 log('benchmark: sampler overhead');
 const sampler = await runSamplerOverheadBench({ repeats: quick ? 1 : 3 });
 log('benchmark: one sampling step on the host and on the device (DEVICE_SAMPLING_MIN_VOCAB)');
@@ -226,6 +236,25 @@ const samplingStep = await runSamplingStepBench({
   vocabs: quick ? [64, 4096] : [64, 512, 4096, 50257],
   repeats: quick ? 3 : 10,
 });
+
+log('benchmark: embedding gradient at V = 151 936 (scatter-add against the one-hot product)');
+const embeddingGrad = {
+  engine: await runEmbeddingGradBench({
+    repeats: quick ? 1 : 3,
+    matMulGradient: wasmBlasStatus().active ? 'flags' : 'auto',
+  }),
+  noBlas: await (async () => {
+    disableWasmBlas();
+    try {
+      return await runEmbeddingGradBench({
+        repeats: quick ? 1 : 3,
+        matMulGradient: wasmFusedKernelsStatus().gemm === true ? 'flags' : 'auto',
+      });
+    } finally {
+      enableWasmBlas({ threads });
+    }
+  })(),
+};
 
 const result = buildBenchReport({
   backend: tf.getBackend(),
@@ -244,7 +273,9 @@ const result = buildBenchReport({
     kernels,
     fusedAblation: ablation,
     profile,
+    profileNoBlas,
     samplerOverhead: sampler,
+    embeddingGrad,
     samplingStep,
   },
 });

@@ -8,7 +8,11 @@
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import { enableWasmBlas, enableWasmFusedKernels } from '@covrl/tfjs-wasm-blas';
+import {
+  enableWasmBlas,
+  enableWasmFusedKernels,
+  wasmFusedKernelsStatus,
+} from '@covrl/tfjs-wasm-blas';
 import { selectBackend } from './backend.js';
 
 export interface RuntimeInfo {
@@ -60,10 +64,11 @@ export function describeRuntime(info: RuntimeInfo): string {
 }
 
 /**
- * The model's matmul-gradient form for the active runtime: with the BLAS engine every transposed
- * product is fast, so gradients pass transpose flags (`'flags'`); otherwise the model's `'auto'`
- * rule picks explicit transposes on plain wasm.
+ * The model's matmul-gradient form for the active runtime: with the BLAS engine, or the fused
+ * kernels' SIMD128 GEMM (no BLAS), every transposed product is fast, so gradients pass transpose
+ * flags (`'flags'`); otherwise the model's `'auto'` rule picks explicit transposes on plain wasm.
  */
 export function preferredMatMulGradient(): 'flags' | 'auto' {
-  return current?.blas.active === true ? 'flags' : 'auto';
+  const gemm = current?.backend === 'wasm' && wasmFusedKernelsStatus().gemm === true;
+  return current?.blas.active === true || gemm ? 'flags' : 'auto';
 }

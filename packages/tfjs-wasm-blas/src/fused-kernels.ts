@@ -74,6 +74,13 @@ export interface WasmFusedKernelsStatus {
   readonly active: boolean;
   /** One sentence: what is registered, or why nothing is. */
   readonly reason: string;
+  /**
+   * True when this call left `BatchMatMul` and `_FusedMatMul` on the module's SIMD128 GEMM:
+   * every transposed and batched product is then fast, so callers should pass transpose flags
+   * (`@covrl/models`' `matMulGradient: 'flags'`) instead of transposing explicitly (the stock
+   * wasm `Transpose` cost about as much as the products in a training step). Absent means false.
+   */
+  readonly gemm?: boolean;
 }
 
 /** The exports of the compiled module (pointers are byte offsets into the backend's memory). */
@@ -721,6 +728,7 @@ export function enableWasmFusedKernels(
   ].filter((part) => part !== '');
   state.status = {
     active: replacements.size > 0,
+    gemm: replacements.has('BatchMatMul'),
     reason:
       replacements.size === 0
         ? deferred.length > 0

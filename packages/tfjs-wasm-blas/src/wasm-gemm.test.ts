@@ -44,7 +44,9 @@ beforeAll(async () => {
   previousBackend = tf.getBackend();
   await tf.setBackend('wasm');
   disableWasmBlas();
-  expect(enableWasmFusedKernels().reason).toMatch(/BatchMatMul \(SIMD128 GEMM\)/);
+  const status = enableWasmFusedKernels();
+  expect(status.reason).toMatch(/BatchMatMul \(SIMD128 GEMM\)/);
+  expect(status.gemm).toBe(true);
 });
 afterAll(async () => {
   disableWasmFusedKernels();
@@ -361,9 +363,11 @@ describe('with the BLAS engine', () => {
         disableWasmFusedKernels();
         expect(enableWasmBlas().active).toBe(true);
         const blasKernel = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
-        expect(enableWasmFusedKernels().reason).toMatch(
+        const deferred = enableWasmFusedKernels();
+        expect(deferred.reason).toMatch(
           /BatchMatMul and _FusedMatMul left to the active BLAS engine/,
         );
+        expect(deferred.gemm).toBe(false);
         expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(blasKernel);
         expect(wasmBlasStatus().active).toBe(true);
         disableWasmBlas();
