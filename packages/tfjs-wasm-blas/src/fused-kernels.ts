@@ -11,7 +11,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { epilogueKernels, isWasmBackendLike, makeFusedMatMulKernel } from './blas-kernels.js';
-import { wasmBlasStatus } from './enable-wasm-blas.js';
 import { FUSED_KERNELS_WASM_BASE64 } from './fused-kernels-wasm.js';
 import type { WasmBackendLike } from './types.js';
 import type { GemmExports } from './wasm-gemm.js';
@@ -195,7 +194,7 @@ function exportsFor(backend: WasmBackendLike): FusedExports {
   const memory = backendMemory(backend);
   let found = instances.get(memory);
   if (found === undefined) {
-    compiled ??= new wasmApi.Module(Buffer.from(FUSED_KERNELS_WASM_BASE64, 'base64'));
+    compiled ??= new wasmApi.Module(decodeBase64(FUSED_KERNELS_WASM_BASE64));
     const instance = new wasmApi.Instance(compiled, { env: { memory } });
     found = instance.exports as unknown as FusedExports;
     instances.set(memory, found);
@@ -605,9 +604,42 @@ export interface WasmFusedKernelsOptions {
 
 const ALL_KERNELS: readonly WasmFusedKernelName[] = [...FUSED_KERNEL_NAMES, ...REPLACED, ...ADDED];
 
-/** Whether the BLAS engine currently serves the wasm matmuls (then the GEMM stays out). */
+/**
+ * Whether the BLAS engine currently serves the wasm matmuls (then the GEMM stays out): its
+ * `BatchMatMul` is the registered one. Read from the engine's per-process state slot rather than
+ * by importing `enable-wasm-blas.ts`, which loads `node:fs`, so this file stays free of Node APIs.
+ */
 function blasServesMatMul(): boolean {
-  return wasmBlasStatus().active;
+  const slot = globalThis as { [key: symbol]: unknown };
+  const blas = slot[Symbol.for('@covrl/tfjs-wasm-blas/state')] as
+    { installed: { replacements: ReadonlyMap<string, unknown> } | null } | undefined;
+  const ours = blas?.installed?.replacements.get('BatchMatMul');
+  const current = tf.getKernel('BatchMatMul', BACKEND) as KernelConfig | undefined;
+  return ours !== undefined && current?.kernelFunc === ours;
+}
+
+/** `COVRL_FUSED` from the environment in Node; undefined in a browser (no `process`). */
+function fusedEnv(): string | undefined {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  return proc?.env?.['COVRL_FUSED'];
+}
+
+/** Bytes of a base64 string with Node's `Buffer` or, in a browser, `atob`. */
+function decodeBase64(text: string): Uint8Array {
+  const scope = globalThis as {
+    Buffer?: { from(data: string, encoding: 'base64'): Uint8Array };
+    atob?: (data: string) => string;
+  };
+  if (scope.Buffer !== undefined) return scope.Buffer.from(text, 'base64');
+  if (scope.atob === undefined) {
+    throw new Error(
+      'covrl fused kernels: neither Buffer nor atob is available to decode the module',
+    );
+  }
+  const binary = scope.atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 /**
@@ -640,7 +672,7 @@ export function enableWasmFusedKernels(
       );
     }
   }
-  if (process.env['COVRL_FUSED'] === '0') {
+  if (fusedEnv() === '0') {
     disableWasmFusedKernels();
     state.status = {
       active: false,
