@@ -43,6 +43,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { defaultModelConfig } from '../../config.js';
+import { createCausalLM } from '../../model.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 
 const require = createRequire(import.meta.url);
@@ -455,6 +457,68 @@ describe('token-exact splicing on Qwen3: the ids built are the ids scored', () =
         s === undefined ? [] : [s.logProbs, s.mask],
       ),
     );
+  });
+});
+
+describe('a TF.js CausalLM over the 151 669-token Qwen3 vocabulary', () => {
+  it('scoreTraces reads its log-softmax exactly at the spliced ids (prior and posterior)', () => {
+    const model = createCausalLM(
+      defaultModelConfig('llama', {
+        vocabSize: qwen3.vocabSize,
+        dModel: 8,
+        nLayers: 1,
+        nHeads: 2,
+        maxContext: 96,
+        initStd: 0.5,
+      }),
+      { seed: 11 },
+    );
+    const ctx = buildContexts({
+      tokenizer: qwen3,
+      tags: DEFAULT_TAGS,
+      question: 'Sign?',
+      answer: '-7',
+    });
+    const z = [...charByChar('so 7.'), THINK_CLOSE];
+    const scores = scoreTraces(model, {
+      rollouts: [{ exampleIndex: 0, traceIds: z }],
+      contexts: [ctx],
+      includePosterior: true,
+      answerSpan: 'answer',
+    });
+    // log π(seq[j] | seq[<j]) = logits[j − 1, seq[j]] − logsumexp(logits[j − 1]) for every j ≥ 1,
+    // from one full forward pass per sequence.
+    const reference = (seq: number[]): number[] =>
+      tf.tidy(() => {
+        const logits = model.logits({ ids: [seq] });
+        const at = seq.slice(1).map((id, j) => [0, j, id]);
+        const picked = tf.gatherND(logits, at);
+        const lse = tf.slice(tf.logSumExp(logits, -1), [0, 0], [1, seq.length - 1]);
+        return tf.sub(picked, tf.reshape(lse, [-1])).arraySync() as number[];
+      });
+    const expectSpan = (ref: number[], start: number, length: number, got: number[]): void => {
+      const want = ref.slice(start - 1, start - 1 + length);
+      // Discriminative: the model's log-probs differ from token to token.
+      expect(Math.max(...want) - Math.min(...want)).toBeGreaterThan(0.05);
+      want.forEach((w, t) => expect(got[t]).toBeCloseTo(w, 3));
+    };
+    const prior = [...ctx.priorPrefix, ...z, ...ctx.answerOpen, ...ctx.answer, ...ctx.answerClose];
+    const posterior = [...ctx.posteriorPrefix, ...z];
+    const priorRef = reference(prior);
+    const postRef = reference(posterior);
+    const priorGot = scores.priorTrace.logProbs.arraySync()[0] ?? [];
+    expectSpan(priorRef, ctx.priorPrefix.length, z.length, priorGot);
+    const postGot = scores.posteriorTrace?.logProbs.arraySync()[0] ?? [];
+    expectSpan(postRef, ctx.posteriorPrefix.length, z.length, postGot);
+    const answerStart = ctx.priorPrefix.length + z.length + ctx.answerOpen.length;
+    expect(prior.slice(answerStart, answerStart + 2)).toEqual(enc('-7'));
+    expectSpan(priorRef, answerStart, 2, scores.answer.logProbs.arraySync()[0] ?? []);
+    tf.dispose(
+      [scores.priorTrace, scores.answer, scores.posteriorTrace].flatMap((s) =>
+        s === undefined ? [] : [s.logProbs, s.mask],
+      ),
+    );
+    model.dispose();
   });
 });
 
