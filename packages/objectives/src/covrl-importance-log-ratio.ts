@@ -1,12 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { logMixture } from './internal/log-mixture.js';
-import {
-  assertNoNaN,
-  assertNumberIn,
-  assertSameShape,
-  assertTensor,
-  fail,
-} from './internal/validate.js';
+import { logMixture } from '@covrl/utils';
+import { assertNoNaN, assertNumberIn, assertSameShape, assertTensor, fail } from '@covrl/utils';
 
 /** Input of {@link covrlImportanceLogRatio}; all `[B, T]`, trace-aligned. */
 export interface CovrlImportanceLogRatioInput {

@@ -4,10 +4,11 @@ import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
 import { k3 } from '@covrl/kl-estimators';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
-import { clipLowOption, option, validateFields } from './internal/fields.js';
+import { float32Fields, validateFields } from './internal/fields.js';
 import type { CovrlKlEstimator } from './internal/kl-term.js';
 import { covrlKlTerm } from './internal/kl-term.js';
-import { logMixture } from './internal/log-mixture.js';
+import type { NumberRange } from '@covrl/utils';
+import { logMixture, numberInRange } from '@covrl/utils';
 import {
   maskedMax,
   maskedMean,
@@ -16,7 +17,7 @@ import {
   readScalars,
   zeroPadding,
 } from './internal/masked.js';
-import { resolve } from './internal/resolve.js';
+import { resolve } from '@covrl/utils';
 import type { LossResult } from './types.js';
 
 export type { CovrlKlEstimator } from './internal/kl-term.js';
@@ -79,7 +80,46 @@ export interface CovrlLossOptions extends AdvantageOptions {
   readonly klEstimator?: CovrlKlEstimator;
   /** Compute `metrics` (one extra read-back); default true. */
   readonly computeMetrics?: boolean;
+  /**
+   * Check the batch's values (finite log-probs ≤ 0 at real tokens, masks ≥ 0, 0/1 flags, finite
+   * advantages and rewards) in one device read-back; default true. `false` skips them, so a call
+   * with `computeMetrics: false` reads nothing back (the hot path on WebGL/WebGPU); shapes,
+   * dtypes and options are still checked.
+   */
+  readonly validate?: boolean;
 }
+
+/**
+ * The defaults of {@link covrlLoss}'s options (method specification §4; config keys `covrl.*`),
+ * the one place they are stated. `clipHigh` defaults to the resolved `clipLow`.
+ */
+export const covrlLossDefaults = Object.freeze({
+  alpha: 0.5,
+  priorWeight: 0.5,
+  clipLow: 0.3,
+  clipHigh: 0.3,
+  klCoef: 1,
+  nllCoef: 1,
+  logRatioClamp: 20,
+  aggregation: 'token-mean',
+  surrogate: 'ppo-clip',
+  klEstimator: 'composite',
+  advantage: 'dr-grpo',
+  advantageEpsilon: 1e-6,
+} as const);
+
+/** The allowed range of each numeric option of {@link covrlLoss}, checked by the loss itself. */
+export const covrlLossRanges = Object.freeze({
+  alpha: { min: 0, max: 1 },
+  priorWeight: { min: 0, max: 1 },
+  // 1 would allow a clipped ratio of 0.
+  clipLow: { min: 0, max: 1, maxExclusive: true },
+  clipHigh: { min: 0, max: Number.MAX_VALUE },
+  klCoef: { min: 0, max: Number.MAX_VALUE },
+  nllCoef: { min: 0, max: Number.MAX_VALUE },
+  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
+  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
+} as const satisfies Record<string, NumberRange>);
 
 /**
  * CoVRL's loss (arXiv 2512.12576; method specification §4), one composition:
@@ -126,67 +166,91 @@ export function covrlLoss(
     ...options,
   };
   const plan = planAdvantages(fn, x, 'dr-grpo');
-  validateCovrlBatch(fn, x, plan.kind === 'computed');
+  validateCovrlBatch(fn, x, plan.kind === 'computed', x.validate ?? true);
   checkGroups(fn, plan, x.rewards);
-  const alpha = option(fn, 'alpha', x.alpha ?? 0.5, 0, 1);
-  const priorWeight = option(fn, 'priorWeight', x.priorWeight ?? 0.5, 0, 1);
-  const clipLow = clipLowOption(fn, x.clipLow ?? 0.3);
-  const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? clipLow, 0, Number.MAX_VALUE);
-  const klCoef = option(fn, 'klCoef', x.klCoef ?? 1, 0, Number.MAX_VALUE);
-  const nllCoef = option(fn, 'nllCoef', x.nllCoef ?? 1, 0, Number.MAX_VALUE);
-  const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
-  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? 'token-mean', aggregations);
-  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'ppo-clip', surrogates);
+  const d = covrlLossDefaults;
+  const r = covrlLossRanges;
+  const alpha = numberInRange(fn, 'alpha', x.alpha ?? d.alpha, r.alpha);
+  const priorWeight = numberInRange(
+    fn,
+    'priorWeight',
+    x.priorWeight ?? d.priorWeight,
+    r.priorWeight,
+  );
+  const clipLow = numberInRange(fn, 'clipLow', x.clipLow ?? d.clipLow, r.clipLow);
+  const clipHigh = numberInRange(fn, 'clipHigh', x.clipHigh ?? clipLow, r.clipHigh);
+  const klCoef = numberInRange(fn, 'klCoef', x.klCoef ?? d.klCoef, r.klCoef);
+  const nllCoef = numberInRange(fn, 'nllCoef', x.nllCoef ?? d.nllCoef, r.nllCoef);
+  const clamp = numberInRange(
+    fn,
+    'logRatioClamp',
+    x.logRatioClamp ?? d.logRatioClamp,
+    r.logRatioClamp,
+  );
+  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? d.aggregation, aggregations);
+  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? d.surrogate, surrogates);
+  const validate = x.validate ?? true;
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    const { traceMask, answerMask, sampledFromPrior: fromPrior } = x;
-    const advantages = advantagesOf(fn, plan, x); // [B]
+    const y = float32Fields(x); // int32/bool masks and flags as float32, cast once
+    const { traceMask, answerMask, sampledFromPrior: fromPrior } = y;
+    const advantages = advantagesOf(fn, plan, y, validate); // [B]
     const [prior, posterior, oldPrior, oldPosterior] = [
-      x.priorLogProbs,
-      x.posteriorLogProbs,
-      x.oldPriorLogProbs,
-      x.oldPosteriorLogProbs,
+      y.priorLogProbs,
+      y.posteriorLogProbs,
+      y.oldPriorLogProbs,
+      y.oldPosteriorLogProbs,
     ].map((t) => zeroPadding(t, traceMask)) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const answerLogProbs = zeroPadding(x.answerLogProbs, answerMask);
+    const answerLogProbs = zeroPadding(y.answerLogProbs, answerMask);
 
-    // log p′_new once, shared by the ratio and the surrogate's `logProbs`. The ratio is
-    // covrlImportanceLogRatio's formula, log p′_new − log p_hybrid,old, with the same ops (the
-    // same bits); its NaN checks are not repeated: the fields are validated above and padding is
-    // zeroed. A built-in surrogate reads only one of the two, so the gradient graph is unchanged.
-    // The KL term keeps its own copy: two consumers of one tensor would sum their gradients in
-    // another float32 order (an ulp apart for 'k1'/'k3').
+    // log p′_new once for the policy term, shared by the ratio and the surrogate's `logProbs`.
+    // The ratio is covrlImportanceLogRatio's formula, log p′_new − log p_hybrid,old, with the same
+    // ops (the same bits); its NaN checks are not repeated: the fields are validated above and
+    // padding is zeroed. The KL term computes its own copy once (compositeKl shares it between
+    // ρ and ω): one tensor with both consumers would sum their gradients before the mixture's
+    // backward pass, in another float32 order, and moves the pinned trajectories (measured: CoVRL
+    // loss/pg at step 3 off by 3e-7 relative).
     const logPPrime = logMixture(prior, posterior, priorWeight); // [B, T] log p′_new
     const logRatio = tf.clipByValue(
       tf.sub(logPPrime, logMixture(oldPrior, oldPosterior, alpha)), // − log p_hybrid,old
       -clamp,
       clamp,
     ); // [B, T]
+    // Inputs were checked once above: the building blocks skip their own value read-backs.
     const lossPg = aggregate({
-      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs: logPPrime }),
+      loss: surrogate({
+        logRatio,
+        advantages,
+        clipLow,
+        clipHigh,
+        logProbs: logPPrime,
+        validate: false,
+      }),
       mask: traceMask,
+      validate: false,
     });
 
-    const klMask = tf.mul(traceMask, perRow(tf.sub(1, x.truncated))); // [B, T]
-    const kl = covrlKlTerm(fn, x.klEstimator ?? 'composite', {
+    const klMask = tf.mul(traceMask, perRow(tf.sub(1, y.truncated))); // [B, T]
+    const kl = covrlKlTerm(fn, x.klEstimator ?? d.klEstimator, {
       prior,
       posterior,
       sampledFromPrior: fromPrior,
       priorWeight,
     });
-    const lossKl = aggregate({ loss: kl.perToken, mask: klMask });
+    const lossKl = aggregate({ loss: kl.perToken, mask: klMask, validate: false });
 
     const selected = tf.mul(
-      tf.mul(fromPrior, x.wellFormed),
+      tf.mul(fromPrior, y.wellFormed),
       tf.cast(tf.greater(advantages, 0), 'float32'),
     ); // [B]
     const nllMask = tf.mul(answerMask, perRow(selected)); // [B, A]
-    const lossNll = aggregate({ loss: tf.neg(answerLogProbs), mask: nllMask });
+    const lossNll = aggregate({ loss: tf.neg(answerLogProbs), mask: nllMask, validate: false });
 
     const total = tf.add(lossPg, tf.add(tf.mul(klCoef, lossKl), tf.mul(nllCoef, lossNll)));
 
     if (x.computeMetrics ?? true) {
       metrics = covrlMetrics({
-        ...x,
+        ...y,
         advantages,
         prior,
         posterior,
@@ -242,10 +306,13 @@ function covrlMetrics(m: {
     [`${k}/max`, maskedMax(kl.perToken, klMask)],
     [`${k}/prior_rows/mean`, maskedMean(kl.perToken, priorRows)],
     [`${k}/posterior_rows/mean`, maskedMean(kl.perToken, posteriorRows)],
-    ['kl/p_to_q/k3_mean', maskedMean(k3({ logProbs: prior, refLogProbs: posterior }), priorRows)],
+    [
+      'kl/p_to_q/k3_mean',
+      maskedMean(k3({ logProbs: prior, refLogProbs: posterior, validate: false }), priorRows),
+    ],
     [
       'kl/q_to_p/k3_mean',
-      maskedMean(k3({ logProbs: posterior, refLogProbs: prior }), posteriorRows),
+      maskedMean(k3({ logProbs: posterior, refLogProbs: prior, validate: false }), posteriorRows),
     ],
     ['nll/mean', maskedMean(tf.neg(m.answerLogProbs), m.nllMask)],
     ['nll/selected_fraction', tf.mean(m.selected)],
@@ -257,6 +324,7 @@ function covrlMetrics(m: {
     mask: traceMask,
     clipLow: m.clipLow,
     clipHigh: m.clipHigh,
+    validate: false,
   });
   metrics['ratio/clip_fraction'] = clipFraction;
   return metrics;
@@ -281,6 +349,7 @@ function validateCovrlBatch(
   fn: string,
   x: CovrlBatch | BatchWithRewards<CovrlBatch>,
   computeAdvantages: boolean,
+  validate: boolean,
 ): void {
   if (typeof x !== 'object' || x === null) throw new Error(`${fn}: argument must be an object`);
   const trace = (
@@ -299,24 +368,28 @@ function validateCovrlBatch(
     kind,
     optional,
   });
-  validateFields(fn, [
-    trace('priorLogProbs'),
-    trace('posteriorLogProbs'),
-    trace('oldPriorLogProbs'),
-    trace('oldPosteriorLogProbs'),
-    { name: 'traceMask', value: x.traceMask, dims: ['B', 'T'], kind: 'mask' },
-    {
-      name: 'answerLogProbs',
-      value: x.answerLogProbs,
-      dims: ['B', 'A'],
-      kind: 'logProbs',
-      mask: 'answerMask',
-    },
-    { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
-    row('advantages', 'finite', computeAdvantages),
-    row('rewards', 'finite', !computeAdvantages),
-    row('sampledFromPrior', 'flag'),
-    row('truncated', 'flag'),
-    row('wellFormed', 'flag'),
-  ]);
+  validateFields(
+    fn,
+    [
+      trace('priorLogProbs'),
+      trace('posteriorLogProbs'),
+      trace('oldPriorLogProbs'),
+      trace('oldPosteriorLogProbs'),
+      { name: 'traceMask', value: x.traceMask, dims: ['B', 'T'], kind: 'mask' },
+      {
+        name: 'answerLogProbs',
+        value: x.answerLogProbs,
+        dims: ['B', 'A'],
+        kind: 'logProbs',
+        mask: 'answerMask',
+      },
+      { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
+      row('advantages', 'finite', computeAdvantages),
+      row('rewards', 'finite', !computeAdvantages),
+      row('sampledFromPrior', 'flag'),
+      row('truncated', 'flag'),
+      row('wellFormed', 'flag'),
+    ],
+    validate,
+  );
 }

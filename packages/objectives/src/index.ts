@@ -10,11 +10,27 @@ export type { AdvantageOptions, BatchWithRewards } from './internal/advantages.j
 export { mixtureLogProbs } from './mixture-log-probs.js';
 export { covrlImportanceLogRatio } from './covrl-importance-log-ratio.js';
 export type { CovrlImportanceLogRatioInput } from './covrl-importance-log-ratio.js';
-export { covrlLoss } from './covrl.js';
+export { covrlLoss, covrlLossDefaults, covrlLossRanges } from './covrl.js';
 export type { CovrlBatch, CovrlKlEstimator, CovrlLossOptions } from './covrl.js';
-export { verifreeLoss } from './verifree.js';
+export {
+  verifreeAnswerTermWeights,
+  verifreeLoss,
+  verifreeLossDefaults,
+  verifreeLossRanges,
+} from './verifree.js';
 export type { VerifreeBatch, VerifreeLossOptions } from './verifree.js';
 export { rlprLoss } from './rlpr.js';
+export {
+  grpoLossDefaults,
+  grpoLossRanges,
+  rlprLossDefaults,
+  rlprLossRanges,
+} from './internal/ppo-loss.js';
 export type { PolicyBatch, PolicyLossBatch, PolicyLossOptions } from './rlpr.js';
 export { grpoLoss } from './grpo.js';
 export type { ReferenceKl } from './grpo.js';
+
+// The error every input check of these losses throws for NaN/±Infinity (one class for all
+// covrl packages), and the range type of the `*LossRanges` tables.
+export { NonFiniteInputError, isNonFiniteInputError } from '@covrl/utils';
+export type { NumberRange } from '@covrl/utils';

@@ -1,12 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { logMixture } from './internal/log-mixture.js';
-import {
-  assertNoNaN,
-  assertNumberIn,
-  assertSameShape,
-  assertTensor,
-  fail,
-} from './internal/validate.js';
+import { logMixture } from '@covrl/utils';
+import { assertNoNaN, assertNumberIn, assertSameShape, assertTensor, fail } from '@covrl/utils';
 
 /**
  * Per-token log-probability of the mixture `weightA·A + (1 − weightA)·B`:

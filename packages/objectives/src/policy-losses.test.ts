@@ -64,9 +64,10 @@ describe('rlprLoss / grpoLoss', () => {
   });
 
   it('matches a hand-computed fixture with clip metrics', () => {
+    // Log-probs ≤ 0 (log p > 0 is refused), shifted by −1 on both sides: the same ratios.
     const batch = {
-      responseLogProbs: tf.tensor2d([[Math.log(1.5), Math.log(0.5), 0, 0]]),
-      oldResponseLogProbs: tf.zeros([1, 4]),
+      responseLogProbs: tf.tensor2d([[Math.log(1.5) - 1, Math.log(0.5) - 1, -1, 0]]),
+      oldResponseLogProbs: tf.fill([1, 4], -1),
       responseMask: tf.tensor2d([[1, 1, 1, 0]]),
       advantages: tf.tensor2d([[1, -1, 1, 1]]),
     };

@@ -223,8 +223,10 @@ describe('verifreeLoss', () => {
       return { clips: count('ClipByValue'), nanChecks: count('NotEqual') };
     };
     for (const b of [batch, noOld]) {
-      expect(await kernels(b, 'reinforce')).toEqual({ clips: 0, nanChecks: 1 });
-      expect(await kernels(b, 'pg')).toEqual({ clips: 1, nanChecks: 1 });
+      // No NaN check inside: the batch was checked once up front (one read-back), so the surrogate
+      // and the aggregation skip theirs.
+      expect(await kernels(b, 'reinforce')).toEqual({ clips: 0, nanChecks: 0 });
+      expect(await kernels(b, 'pg')).toEqual({ clips: 1, nanChecks: 0 });
     }
     // A surrogate reading logRatio twice, once inside a tidy of its own, gets one live tensor;
     // nothing leaks, and the values are the eager ones.

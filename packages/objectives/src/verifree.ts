@@ -9,11 +9,12 @@ import type {
 import { aggregations, surrogates } from '@covrl/grpo';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
-import { clipLowOption, option, validateFields } from './internal/fields.js';
+import { float32Fields, validateFields } from './internal/fields.js';
 import { maskedMax, maskedMin, perRow, readScalars, zeroPadding } from './internal/masked.js';
-import { resolve } from './internal/resolve.js';
+import type { NumberRange } from '@covrl/utils';
+import { numberInRange, resolve } from '@covrl/utils';
 import { stopGradient } from './internal/stop-gradient.js';
-import { fail } from './internal/validate.js';
+import { fail } from '@covrl/utils';
 import type { LossResult } from './types.js';
 
 /** The scored batch of {@link verifreeLoss} (one PRIOR-SCORE pass with the current parameters). */
@@ -67,7 +68,41 @@ export interface VerifreeLossOptions extends AdvantageOptions {
   readonly logRatioClamp?: number;
   /** Compute `metrics`; default true. */
   readonly computeMetrics?: boolean;
+  /**
+   * Check the batch's values (finite log-probs ≤ 0 at real tokens, masks ≥ 0, finite advantages
+   * and rewards) in one device read-back; default true. `false` skips them: with
+   * `computeMetrics: false` the call reads nothing back. Shapes, dtypes and options are still
+   * checked.
+   */
+  readonly validate?: boolean;
 }
+
+/**
+ * The defaults of {@link verifreeLoss}'s options (VeriFree reference code; config keys
+ * `verifree.*`), the one place they are stated. `clipHigh` defaults to the resolved `clipLow`.
+ */
+export const verifreeLossDefaults = Object.freeze({
+  answerTermWeight: 'reward',
+  aggregation: 'seq-mean-token-sum',
+  surrogate: 'reinforce',
+  clipLow: 0.2,
+  clipHigh: 0.2,
+  logRatioClamp: 20,
+  advantage: 'rloo',
+  advantageEpsilon: 1e-6,
+} as const);
+
+/** The names `answerTermWeight` accepts. */
+export const verifreeAnswerTermWeights = Object.freeze(['reward', 'adv', '1'] as const);
+
+/** The allowed range of each numeric option of {@link verifreeLoss}, checked by the loss itself. */
+export const verifreeLossRanges = Object.freeze({
+  // 1 would allow a clipped ratio of 0.
+  clipLow: { min: 0, max: 1, maxExclusive: true },
+  clipHigh: { min: 0, max: Number.MAX_VALUE },
+  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
+  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
+} as const satisfies Record<string, NumberRange>);
 
 /**
  * VeriFree's loss (arXiv 2505.21493 and reference code; method specification §5), strictly
@@ -121,64 +156,81 @@ export function verifreeLoss(
     ...batch,
     ...options,
   };
-  const plan = planAdvantages(fn, x, 'rloo');
-  validateFields(fn, [
-    {
-      name: 'traceLogProbs',
-      value: x.traceLogProbs,
-      dims: ['B', 'T'],
-      kind: 'logProbs',
-      mask: 'traceMask',
-    },
-    { name: 'traceMask', value: x.traceMask, dims: ['B', 'T'], kind: 'mask' },
-    {
-      name: 'oldTraceLogProbs',
-      value: x.oldTraceLogProbs,
-      dims: ['B', 'T'],
-      kind: 'logProbs',
-      mask: 'traceMask',
-      optional: true,
-    },
-    {
-      name: 'answerLogProbs',
-      value: x.answerLogProbs,
-      dims: ['B', 'A'],
-      kind: 'logProbs',
-      mask: 'answerMask',
-    },
-    { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
-    {
-      name: 'advantages',
-      value: x.advantages,
-      dims: ['B'],
-      kind: 'finite',
-      optional: plan.kind === 'computed',
-    },
-    { name: 'rewards', value: x.rewards, dims: ['B'], kind: 'finite' },
-  ]);
+  const plan = planAdvantages(fn, x, verifreeLossDefaults.advantage);
+  const validate = x.validate ?? true;
+  validateFields(
+    fn,
+    [
+      {
+        name: 'traceLogProbs',
+        value: x.traceLogProbs,
+        dims: ['B', 'T'],
+        kind: 'logProbs',
+        mask: 'traceMask',
+      },
+      { name: 'traceMask', value: x.traceMask, dims: ['B', 'T'], kind: 'mask' },
+      {
+        name: 'oldTraceLogProbs',
+        value: x.oldTraceLogProbs,
+        dims: ['B', 'T'],
+        kind: 'logProbs',
+        mask: 'traceMask',
+        optional: true,
+      },
+      {
+        name: 'answerLogProbs',
+        value: x.answerLogProbs,
+        dims: ['B', 'A'],
+        kind: 'logProbs',
+        mask: 'answerMask',
+      },
+      { name: 'answerMask', value: x.answerMask, dims: ['B', 'A'], kind: 'mask' },
+      {
+        name: 'advantages',
+        value: x.advantages,
+        dims: ['B'],
+        kind: 'finite',
+        optional: plan.kind === 'computed',
+      },
+      { name: 'rewards', value: x.rewards, dims: ['B'], kind: 'finite' },
+    ],
+    validate,
+  );
   checkGroups(fn, plan, x.rewards);
-  const weightName = x.answerTermWeight ?? 'reward';
-  if (!['reward', 'adv', '1'].includes(weightName)) {
-    fail(fn, 'answerTermWeight', `'${String(weightName)}' is unknown; valid names: reward, adv, 1`);
+  const d = verifreeLossDefaults;
+  const r = verifreeLossRanges;
+  const weightName = x.answerTermWeight ?? d.answerTermWeight;
+  if (!(verifreeAnswerTermWeights as readonly string[]).includes(weightName)) {
+    fail(
+      fn,
+      'answerTermWeight',
+      `'${String(weightName)}' is unknown; valid names: ${verifreeAnswerTermWeights.join(', ')}`,
+    );
   }
-  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? 'seq-mean-token-sum', aggregations);
-  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'reinforce', surrogates);
-  const clipLow = clipLowOption(fn, x.clipLow ?? 0.2);
-  const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? clipLow, 0, Number.MAX_VALUE);
-  const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
+  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? d.aggregation, aggregations);
+  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? d.surrogate, surrogates);
+  const clipLow = numberInRange(fn, 'clipLow', x.clipLow ?? d.clipLow, r.clipLow);
+  const clipHigh = numberInRange(fn, 'clipHigh', x.clipHigh ?? clipLow, r.clipHigh);
+  const clamp = numberInRange(
+    fn,
+    'logRatioClamp',
+    x.logRatioClamp ?? d.logRatioClamp,
+    r.logRatioClamp,
+  );
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    const advantages = advantagesOf(fn, plan, x); // [B]
-    const trace = zeroPadding(x.traceLogProbs, x.traceMask); // [B, T]
-    const answer = zeroPadding(x.answerLogProbs, x.answerMask); // [B, A]
+    const y = float32Fields(x); // int32/bool masks and rewards as float32, cast once
+    const advantages = advantagesOf(fn, plan, y, validate); // [B]
+    const trace = zeroPadding(y.traceLogProbs, y.traceMask); // [B, T]
+    const answer = zeroPadding(y.answerLogProbs, y.answerMask); // [B, A]
     const oldTrace =
-      x.oldTraceLogProbs === undefined ? undefined : zeroPadding(x.oldTraceLogProbs, x.traceMask);
+      y.oldTraceLogProbs === undefined ? undefined : zeroPadding(y.oldTraceLogProbs, y.traceMask);
     const weight =
       weightName === 'reward'
-        ? x.rewards
+        ? y.rewards
         : weightName === 'adv'
           ? advantages
-          : tf.onesLike(x.rewards); // [B]
+          : tf.onesLike(y.rewards); // [B]
     // The log-ratio is built on the surrogate's first read of `logRatio`, if any: the default
     // 'reinforce' reads only ℓ and A, so it costs neither the ops nor the surrogate's NaN read-back.
     // Kept (not tracked by whatever tidy is open at that read, maybe the surrogate's own), so every
@@ -189,6 +241,7 @@ export function verifreeLoss(
       clipLow,
       clipHigh,
       logProbs: trace,
+      validate: false, // checked once with the batch
       get logRatio(): tf.Tensor {
         // Without old log-probs the update is on-policy: ℓ_old = ℓ detached (ratio 1, gradient ∇ℓ).
         built ??= tf.keep(
@@ -201,13 +254,14 @@ export function verifreeLoss(
     };
     let lossPg: tf.Tensor;
     try {
-      lossPg = aggregate({ loss: surrogate(input), mask: x.traceMask });
+      lossPg = aggregate({ loss: surrogate(input), mask: y.traceMask, validate: false });
     } finally {
       built?.dispose();
     }
     const lossAnswer = aggregate({
       loss: tf.neg(tf.mul(perRow(weight), answer)),
-      mask: x.answerMask,
+      mask: y.answerMask,
+      validate: false,
     });
     const total = tf.add(lossPg, lossAnswer);
     if (x.computeMetrics ?? true) {
@@ -216,13 +270,13 @@ export function verifreeLoss(
         ['loss/total', total],
         ['loss/pg', lossPg],
         ['loss/answer', lossAnswer],
-        ['reward/mean', tf.mean(x.rewards)],
-        ['reward/zero_fraction', tf.mean(tf.cast(tf.equal(x.rewards, 0), 'float32'))],
+        ['reward/mean', tf.mean(y.rewards)],
+        ['reward/zero_fraction', tf.mean(tf.cast(tf.equal(y.rewards, 0), 'float32'))],
         ...(ratio === undefined
           ? []
           : ([
-              ['ratio/max', maskedMax(ratio, x.traceMask)],
-              ['ratio/min', maskedMin(ratio, x.traceMask)],
+              ['ratio/max', maskedMax(ratio, y.traceMask)],
+              ['ratio/min', maskedMin(ratio, y.traceMask)],
             ] as [string, tf.Tensor][])),
       ]);
     }

@@ -13,6 +13,7 @@ export {
 } from './errors.js';
 export {
   InputChecks,
+  LOG_PROB_TOLERANCE,
   asFloat32,
   assertArgsObject,
   assertBinary,
@@ -28,8 +29,10 @@ export {
   assertString,
   assertTensor,
   assertTensorOfRank,
+  numberInRange,
   sameShape,
 } from './validate.js';
+export type { NumberRange } from './validate.js';
 export { resolve } from './resolve.js';
 export { logMixture } from './log-mixture.js';
 export { SeededRng, createRng, deriveSeed, mixSeed, mulberry32 } from './rng.js';

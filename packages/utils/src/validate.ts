@@ -160,6 +160,46 @@ export function assertNumberIn(
   }
 }
 
+/**
+ * The allowed values of a numeric option: `[min, max]`, or `[min, max)` with `maxExclusive`.
+ * The libraries export one table of these per loss (e.g. `covrlLossRanges`) so an app can derive
+ * its config checks from the same numbers.
+ */
+export interface NumberRange {
+  readonly min: number;
+  readonly max: number;
+  /** True when `max` itself is not allowed (e.g. a PPO `clipLow` < 1). */
+  readonly maxExclusive?: boolean;
+}
+
+/**
+ * Returns `value` when it is a finite number inside `range`; else throws
+ * `Error('<fn>: <argument> must be a … number in [min, max] (or [min, max)), got <value>')`.
+ */
+export function numberInRange(
+  fn: string,
+  argument: string,
+  value: unknown,
+  range: NumberRange,
+): number {
+  const { min, max, maxExclusive = false } = range;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= min &&
+    (maxExclusive ? value < max : value <= max);
+  if (!ok) {
+    fail(
+      fn,
+      argument,
+      maxExclusive
+        ? `must be a number in [${min}, ${max}), got ${String(value)}`
+        : `must be a finite number in [${min}, ${max}], got ${String(value)}`,
+    );
+  }
+  return value as number;
+}
+
 /** Asserts `x` is an integer `≥ low`. */
 export function assertIntegerAtLeast(
   fn: string,
@@ -223,6 +263,14 @@ export function asFloat32(t: tf.Tensor): tf.Tensor {
   return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
 }
 
+/**
+ * How far above 0 a log-probability may be before {@link InputChecks.atMostZero} rejects it:
+ * a float32 log-softmax `x − logsumexp(x)` can round a few ulps above 0 for the most likely token
+ * (logits of magnitude ~100 have ulp ≈ 8e-6), and such a value is no input error. Logits or
+ * probabilities passed by mistake are far above this.
+ */
+export const LOG_PROB_TOLERANCE = 1e-3;
+
 /** What a failed batched check throws. */
 type CheckKind = 'non-finite' | 'invalid';
 
@@ -263,24 +311,25 @@ export class InputChecks {
   /** Records: `t` holds no NaN or ±Infinity (where `where` > 0, when given). */
   finite(argument: string, t: tf.Tensor, where?: tf.Tensor, detail = NON_FINITE): this {
     return this.add(argument, detail, 'non-finite', t, () => {
-      const bad = tf.logicalNot(tf.isFinite(t));
-      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(where, 0));
+      const bad = tf.logicalNot(tf.isFinite(asFloat32(t)));
+      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(asFloat32(where), 0));
     });
   }
 
   /** Records: `t` holds no NaN (±∞ allowed; where `where` > 0, when given). */
   noNaN(argument: string, t: tf.Tensor, detail: string, where?: tf.Tensor): this {
     return this.add(argument, detail, 'non-finite', t, () => {
-      const bad = tf.isNaN(t);
-      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(where, 0));
+      const bad = tf.isNaN(asFloat32(t));
+      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(asFloat32(where), 0));
     });
   }
 
   /** Records: every element of `t` is exactly 0 or 1. */
   binary(argument: string, t: tf.Tensor, detail = 'must hold only 0 and 1'): this {
-    return this.add(argument, detail, 'invalid', t, () =>
-      tf.logicalAnd(tf.notEqual(t, 0), tf.notEqual(t, 1)),
-    );
+    return this.add(argument, detail, 'invalid', t, () => {
+      const v = asFloat32(t);
+      return tf.logicalAnd(tf.notEqual(v, 0), tf.notEqual(v, 1));
+    });
   }
 
   /** Records: `mask` holds finite values ≥ 0 (1 = real token, 0 = padding, fractions = weights). */
@@ -289,15 +338,17 @@ export class InputChecks {
     mask: tf.Tensor,
     detail = 'must hold finite values ≥ 0 (1 = real token, 0 = padding)',
   ): this {
-    return this.add(argument, detail, 'invalid', mask, () =>
-      tf.logicalNot(tf.logicalAnd(tf.greaterEqual(mask, 0), tf.isFinite(mask))),
-    );
+    return this.add(argument, detail, 'invalid', mask, () => {
+      const m = asFloat32(mask);
+      return tf.logicalNot(tf.logicalAnd(tf.greaterEqual(m, 0), tf.isFinite(m)));
+    });
   }
 
   /**
-   * Records: `t` (log-probabilities) holds no value above 0 (where `where` > 0, when given);
-   * `log p > 0` means `p > 1`, a probability that does not exist (logits passed by mistake).
-   * NaN compares false here, so pair it with a NaN check.
+   * Records: `t` (log-probabilities) holds no value above {@link LOG_PROB_TOLERANCE} (where
+   * `where` > 0, when given); `log p > 0` means `p > 1`, a probability that does not exist
+   * (logits or probabilities passed by mistake). NaN compares false here, so pair it with a NaN
+   * check.
    */
   atMostZero(
     argument: string,
@@ -306,8 +357,8 @@ export class InputChecks {
     detail = 'holds values above 0; pass log-probabilities (≤ 0), not logits or probabilities',
   ): this {
     return this.add(argument, detail, 'invalid', t, () => {
-      const bad = tf.greater(t, 0);
-      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(where, 0));
+      const bad = tf.greater(asFloat32(t), LOG_PROB_TOLERANCE);
+      return where === undefined ? bad : tf.logicalAnd(bad, tf.greater(asFloat32(where), 0));
     });
   }
 

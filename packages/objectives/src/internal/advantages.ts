@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdvantageMethod, AdvantageMethodName } from '@covrl/grpo';
 import { advantageMethods, groupAdvantages } from '@covrl/grpo';
-import { option } from './fields.js';
-import { resolve } from './resolve.js';
-import { fail } from './validate.js';
+import { resolve } from '@covrl/utils';
+import { fail, numberInRange } from '@covrl/utils';
 
 /**
  * Options with which a loss computes its advantages itself, from the batch's `rewards`, instead
@@ -104,7 +103,10 @@ export function planAdvantages(
     kind: 'computed',
     groupSize: x.groupSize,
     method: resolve(fn, 'advantage', x.advantage ?? defaultMethod, advantageMethods),
-    epsilon: option(fn, 'advantageEpsilon', x.advantageEpsilon ?? 1e-6, 0, Number.MAX_VALUE),
+    epsilon: numberInRange(fn, 'advantageEpsilon', x.advantageEpsilon ?? 1e-6, {
+      min: 0,
+      max: Number.MAX_VALUE,
+    }),
   };
 }
 
@@ -135,6 +137,7 @@ export function advantagesOf(
   fn: string,
   plan: AdvantagePlan,
   x: { readonly advantages?: tf.Tensor | undefined; readonly rewards?: tf.Tensor | undefined },
+  validate = true,
 ): tf.Tensor {
   if (plan.kind === 'given') return x.advantages as tf.Tensor;
   let advantages: tf.Tensor;
@@ -144,12 +147,14 @@ export function advantagesOf(
       groupSize: plan.groupSize,
       method: plan.method,
       epsilon: plan.epsilon,
+      validate: false, // the rewards were checked with the batch
     }); // [B]
   } catch (error) {
     // Inputs were checked above; what is left is a custom method misbehaving (wrong shape).
     const why = error instanceof Error ? error.message : String(error);
     return fail(fn, 'advantage', `could not compute the advantages (${why})`);
   }
+  if (!validate) return advantages;
   const finite = tf.all(tf.less(tf.abs(advantages), Infinity)).dataSync()[0];
   if (!finite) {
     fail(

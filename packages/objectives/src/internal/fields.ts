@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertTensor, fail } from './validate.js';
+import { InputChecks, asFloat32, assertTensor, fail } from '@covrl/utils';
 
 /** What a batch field must hold. */
 export type FieldKind =
@@ -22,17 +22,24 @@ export interface FieldSpec {
   readonly mask?: string;
   /** Skip when `value` is undefined. */
   readonly optional?: boolean;
+  /**
+   * For `'logProbs'`: reject values above 0 (default true; `log p > 0` is no log-probability).
+   * False for fields checked like log-probs that are not (`entropy`).
+   */
+  readonly nonPositive?: boolean;
 }
 
 /**
  * Validates the fields of a loss's batch: tensors, consistent symbolic dimensions (the first
  * field fixes B, T, A), at least one row (B ≥ 1: a loss of no rollout is a caller's bug, and
  * metrics such as `reward/mean` have no value on it; T = 0 or A = 0 is fine, every term then
- * aggregates to 0), and their kind. A value check passes vacuously on an empty field (TF.js's
- * `tf.all` of an empty tensor is `false`, which would report NaN that is not there). Throws
- * `Error('<fn>: <field> ...')`.
+ * aggregates to 0), and their kind (log-probs finite and ≤ 0 at real tokens, masks finite ≥ 0,
+ * flags 0/1, the rest finite). Tensors of any numeric or bool dtype pass; a string tensor gets a
+ * named error. The value checks share one device read-back, skipped with `validate = false`; a
+ * value check passes vacuously on an empty field. Throws `Error('<fn>: <field> ...')`, a
+ * `NonFiniteInputError` for NaN/±Infinity.
  */
-export function validateFields(fn: string, fields: readonly FieldSpec[]): void {
+export function validateFields(fn: string, fields: readonly FieldSpec[], validate = true): void {
   const bound = new Map<string, { size: number; from: string }>();
   const byName = new Map<string, tf.Tensor>();
   for (const f of fields) {
@@ -60,55 +67,53 @@ export function validateFields(fn: string, fields: readonly FieldSpec[]): void {
   if (rows !== undefined && rows.size === 0) {
     fail(fn, rows.from, 'has B = 0 rows; a scored batch needs at least one rollout');
   }
+  // Every value check in ONE device read-back (or none with `validate: false`); NaN/±Infinity
+  // throws a NonFiniteInputError naming the field.
+  const checks = new InputChecks(fn, validate);
   for (const f of fields) {
     const t = byName.get(f.name);
-    if (t === undefined || t.size === 0) continue;
-    const ok = tf.tidy(() => {
-      switch (f.kind) {
-        case 'finite':
-          return tf.all(tf.less(tf.abs(t), Infinity)).dataSync()[0];
-        case 'mask':
-          return tf.all(tf.logicalAnd(tf.greaterEqual(t, 0), tf.less(t, Infinity))).dataSync()[0];
-        case 'flag':
-          return tf.all(tf.logicalOr(tf.equal(t, 0), tf.equal(t, 1))).dataSync()[0];
-        case 'logProbs': {
-          const mask = f.mask === undefined ? undefined : byName.get(f.mask);
-          const finite = tf.less(tf.abs(t), Infinity);
-          const checked = mask === undefined ? finite : tf.logicalOr(finite, tf.lessEqual(mask, 0));
-          return tf.all(checked).dataSync()[0];
+    if (t === undefined) continue;
+    switch (f.kind) {
+      case 'finite':
+        checks.finite(f.name, t);
+        break;
+      case 'mask':
+        checks.mask(f.name, t);
+        break;
+      case 'flag':
+        checks.binary(f.name, t);
+        break;
+      case 'logProbs': {
+        const mask = f.mask === undefined ? undefined : byName.get(f.mask);
+        const where = f.mask ? ` (where ${f.mask} > 0)` : '';
+        checks.finite(f.name, t, mask, `contains NaN or ±Infinity at real tokens${where}`);
+        if (f.nonPositive ?? true) {
+          checks.atMostZero(
+            f.name,
+            t,
+            mask,
+            `holds values above 0 at real tokens${where}; pass log-probabilities (≤ 0), not logits or probabilities`,
+          );
         }
+        break;
       }
-    });
-    if (!ok) {
-      const what: Record<FieldKind, string> = {
-        finite: 'contains NaN or ±Infinity; pass finite values',
-        mask: 'must hold finite values ≥ 0 (1 = real token, 0 = padding)',
-        flag: 'must hold only 0 and 1',
-        logProbs: `contains NaN or ±Infinity at real tokens${f.mask ? ` (where ${f.mask} > 0)` : ''}`,
-      };
-      fail(fn, f.name, what[f.kind]);
     }
   }
+  checks.run();
 }
 
-/** Options shared by the losses: a finite number in `[low, high]` or throw naming the option. */
-export function option(
-  fn: string,
-  name: string,
-  value: unknown,
-  low: number,
-  high: number,
-): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < low || value > high) {
-    fail(fn, name, `must be a finite number in [${low}, ${high}], got ${String(value)}`);
+/**
+ * A shallow copy of `x` with every int32 or bool tensor field cast to float32 (masks, flags,
+ * integer rewards), so the loss computes with one dtype: TF.js's arithmetic and `stack` refuse
+ * mixed dtypes. Float32 fields are returned as they are (same tensor, same bits, same gradient).
+ * Call inside the loss's `tf.tidy`, which disposes the casts.
+ */
+export function float32Fields<T extends object>(x: T): T {
+  const out: Record<string, unknown> = { ...(x as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(x)) {
+    if (value instanceof tf.Tensor && (value.dtype === 'int32' || value.dtype === 'bool')) {
+      out[key] = asFloat32(value);
+    }
   }
-  return value;
-}
-
-/** A PPO lower clip: a number in `[0, 1)` (1 would allow a clipped ratio of 0). */
-export function clipLowOption(fn: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    fail(fn, 'clipLow', `must be a number in [0, 1), got ${String(value)}`);
-  }
-  return value;
+  return out as T;
 }

@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { KlEstimator, KlEstimatorName } from '@covrl/kl-estimators';
 import { compositeKl, compositeKlImportanceWeighted, klEstimators } from '@covrl/kl-estimators';
-import { logMixture } from './log-mixture.js';
-import { resolve } from './resolve.js';
+import { logMixture, resolve } from '@covrl/utils';
 
 /** The KL choices of `covrlLoss`: the composite estimators, any per-token estimator, or your own. */
 export type CovrlKlEstimator =
@@ -18,13 +17,19 @@ export type CovrlKlEstimator =
 export function covrlKlTerm(
   fn: string,
   choice: CovrlKlEstimator,
-  x: { prior: tf.Tensor; posterior: tf.Tensor; sampledFromPrior: tf.Tensor; priorWeight: number },
+  x: {
+    prior: tf.Tensor;
+    posterior: tf.Tensor;
+    sampledFromPrior: tf.Tensor;
+    priorWeight: number;
+  },
 ): { perToken: tf.Tensor; label: string } {
   const composite = {
     priorLogProbs: x.prior,
     posteriorLogProbs: x.posterior,
     sampledFromPrior: x.sampledFromPrior,
     priorWeight: x.priorWeight,
+    validate: false, // the caller checked its batch
   };
   if (choice === 'composite') return { perToken: compositeKl(composite), label: 'composite' };
   if (choice === 'composite-importance-weighted') {
@@ -40,5 +45,8 @@ export function covrlKlTerm(
   });
   const logPPrime = logMixture(x.prior, x.posterior, x.priorWeight);
   const label = typeof choice === 'string' ? choice : 'custom';
-  return { perToken: estimator({ logProbs: logPPrime, refLogProbs: x.prior }), label };
+  return {
+    perToken: estimator({ logProbs: logPPrime, refLogProbs: x.prior, validate: false }),
+    label,
+  };
 }

@@ -5,9 +5,10 @@ import type { KlEstimator, KlEstimatorName } from '@covrl/kl-estimators';
 import { klEstimators } from '@covrl/kl-estimators';
 import type { AdvantageOptions, BatchWithRewards } from './advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './advantages.js';
-import { clipLowOption, option, validateFields } from './fields.js';
+import { float32Fields, validateFields } from './fields.js';
 import { maskedMax, maskedMean, maskedMin, readScalars, zeroPadding } from './masked.js';
-import { resolve } from './resolve.js';
+import type { NumberRange } from '@covrl/utils';
+import { numberInRange, resolve } from '@covrl/utils';
 import type { LossResult } from '../types.js';
 
 /** The scored batch of `rlprLoss` and `grpoLoss` (method specification §6). */
@@ -44,7 +45,52 @@ export interface PolicyLossOptions extends AdvantageOptions {
   readonly entropyCoef?: number;
   /** Compute `metrics`; default true. */
   readonly computeMetrics?: boolean;
+  /**
+   * Check the batch's values (finite log-probs ≤ 0 at real tokens, mask ≥ 0, finite advantages
+   * and rewards) in one device read-back; default true. `false` skips them: with
+   * `computeMetrics: false` the call reads nothing back. Shapes, dtypes and options are still
+   * checked.
+   */
+  readonly validate?: boolean;
 }
+
+/**
+ * The defaults of `rlprLoss`'s options (RLPR reference code; config keys `rlpr.*`), the one place
+ * they are stated.
+ */
+export const rlprLossDefaults = Object.freeze({
+  clipLow: 0.2,
+  clipHigh: 0.27,
+  logRatioClamp: 20,
+  entropyCoef: 0,
+  aggregation: 'token-mean',
+  surrogate: 'ppo-clip',
+  advantage: 'grpo',
+  advantageEpsilon: 1e-6,
+} as const);
+
+/** The defaults of `grpoLoss`'s options: RLPR's plus the reference KL (verl; `grpo.*`). */
+export const grpoLossDefaults = Object.freeze({
+  ...rlprLossDefaults,
+  klCoef: 0,
+  klEstimator: 'lowVarKl',
+} as const);
+
+/** The allowed range of each numeric option of `rlprLoss`, checked by the loss itself. */
+export const rlprLossRanges = Object.freeze({
+  // 1 would allow a clipped ratio of 0.
+  clipLow: { min: 0, max: 1, maxExclusive: true },
+  clipHigh: { min: 0, max: Number.MAX_VALUE },
+  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
+  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
+  entropyCoef: { min: 0, max: Number.MAX_VALUE },
+} as const satisfies Record<string, NumberRange>);
+
+/** The allowed range of each numeric option of `grpoLoss`. */
+export const grpoLossRanges = Object.freeze({
+  ...rlprLossRanges,
+  klCoef: { min: 0, max: Number.MAX_VALUE },
+} as const satisfies Record<string, NumberRange>);
 
 /** The KL-to-reference part (only `grpoLoss` exposes it). */
 export interface ReferenceKl {
@@ -70,7 +116,8 @@ export function policyLoss(
   x: PolicyLossBatch & PolicyLossOptions & ReferenceKl,
 ): LossResult {
   if (typeof x !== 'object' || x === null) throw new Error(`${fn}: argument must be an object`);
-  const plan = planAdvantages(fn, x, 'grpo');
+  const plan = planAdvantages(fn, x, grpoLossDefaults.advantage);
+  const validate = x.validate ?? true;
   const lp = (name: keyof PolicyBatch | 'refLogProbs', optional = false) => ({
     name,
     value: x[name],
@@ -80,70 +127,94 @@ export function policyLoss(
     optional,
   });
   const rows = (x.advantages?.rank ?? 1) === 2 ? ['B', 'T'] : ['B'];
-  validateFields(fn, [
-    lp('responseLogProbs'),
-    lp('oldResponseLogProbs'),
-    lp('entropy', true),
-    lp('refLogProbs', true),
-    { name: 'responseMask', value: x.responseMask, dims: ['B', 'T'], kind: 'mask' },
-    {
-      name: 'advantages',
-      value: x.advantages,
-      dims: rows,
-      kind: 'finite',
-      optional: plan.kind === 'computed',
-    },
-    {
-      name: 'rewards',
-      value: x.rewards,
-      dims: ['B'],
-      kind: 'finite',
-      optional: plan.kind === 'given',
-    },
-  ]);
+  validateFields(
+    fn,
+    [
+      lp('responseLogProbs'),
+      lp('oldResponseLogProbs'),
+      { ...lp('entropy', true), nonPositive: false }, // an entropy is ≥ 0
+      lp('refLogProbs', true),
+      { name: 'responseMask', value: x.responseMask, dims: ['B', 'T'], kind: 'mask' },
+      {
+        name: 'advantages',
+        value: x.advantages,
+        dims: rows,
+        kind: 'finite',
+        optional: plan.kind === 'computed',
+      },
+      {
+        name: 'rewards',
+        value: x.rewards,
+        dims: ['B'],
+        kind: 'finite',
+        optional: plan.kind === 'given',
+      },
+    ],
+    validate,
+  );
   checkGroups(fn, plan, x.rewards);
-  const clipLow = clipLowOption(fn, x.clipLow ?? 0.2);
-  const clipHigh = option(fn, 'clipHigh', x.clipHigh ?? 0.27, 0, Number.MAX_VALUE);
-  const clamp = option(fn, 'logRatioClamp', x.logRatioClamp ?? 20, Number.MIN_VALUE, 80);
-  const entropyCoef = option(fn, 'entropyCoef', x.entropyCoef ?? 0, 0, Number.MAX_VALUE);
-  const klCoef = option(fn, 'klCoef', x.klCoef ?? 0, 0, Number.MAX_VALUE);
+  const d = grpoLossDefaults;
+  const r = grpoLossRanges;
+  const clipLow = numberInRange(fn, 'clipLow', x.clipLow ?? d.clipLow, r.clipLow);
+  const clipHigh = numberInRange(fn, 'clipHigh', x.clipHigh ?? d.clipHigh, r.clipHigh);
+  const clamp = numberInRange(
+    fn,
+    'logRatioClamp',
+    x.logRatioClamp ?? d.logRatioClamp,
+    r.logRatioClamp,
+  );
+  const entropyCoef = numberInRange(
+    fn,
+    'entropyCoef',
+    x.entropyCoef ?? d.entropyCoef,
+    r.entropyCoef,
+  );
+  const klCoef = numberInRange(fn, 'klCoef', x.klCoef ?? d.klCoef, r.klCoef);
   if (entropyCoef > 0 && x.entropy === undefined)
     throw new Error(`${fn}: entropy is required when entropyCoef > 0`);
   if (klCoef > 0 && x.refLogProbs === undefined)
     throw new Error(`${fn}: refLogProbs is required when klCoef > 0`);
-  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? 'token-mean', aggregations);
-  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? 'ppo-clip', surrogates);
-  const estimator = resolve(fn, 'klEstimator', x.klEstimator ?? 'lowVarKl', klEstimators);
+  const aggregate = resolve(fn, 'aggregation', x.aggregation ?? d.aggregation, aggregations);
+  const surrogate = resolve(fn, 'surrogate', x.surrogate ?? d.surrogate, surrogates);
+  const estimator = resolve(fn, 'klEstimator', x.klEstimator ?? d.klEstimator, klEstimators);
   let metrics: Record<string, number> = {};
   const loss = tf.tidy(() => {
-    const advantages = advantagesOf(fn, plan, x); // [B] or [B, T]
-    const mask = x.responseMask;
-    const logProbs = zeroPadding(x.responseLogProbs, mask);
+    const y = float32Fields(x); // an int32/bool mask as float32, cast once
+    const advantages = advantagesOf(fn, plan, y, validate); // [B] or [B, T]
+    const mask = y.responseMask;
+    const logProbs = zeroPadding(y.responseLogProbs, mask);
     const logRatio = tf.clipByValue(
-      tf.sub(logProbs, zeroPadding(x.oldResponseLogProbs, mask)),
+      tf.sub(logProbs, zeroPadding(y.oldResponseLogProbs, mask)),
       -clamp,
       clamp,
     );
+    // Inputs were checked once above: the building blocks skip their own value read-backs.
     const lossPg = aggregate({
-      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs }),
+      loss: surrogate({ logRatio, advantages, clipLow, clipHigh, logProbs, validate: false }),
       mask,
+      validate: false,
     });
     let total: tf.Tensor = lossPg;
     const extra: [string, tf.Tensor][] = [];
-    if (x.entropy !== undefined) {
-      const lossEntropy = aggregate({ loss: zeroPadding(x.entropy, mask), mask });
+    if (y.entropy !== undefined) {
+      const lossEntropy = aggregate({
+        loss: zeroPadding(y.entropy, mask),
+        mask,
+        validate: false,
+      });
       total = tf.sub(total, tf.mul(entropyCoef, lossEntropy));
       extra.push(['loss/entropy', lossEntropy]);
     }
-    if (x.refLogProbs !== undefined) {
-      const kl = estimator({ logProbs, refLogProbs: zeroPadding(x.refLogProbs, mask) });
-      const lossKl = aggregate({ loss: kl, mask });
+    if (y.refLogProbs !== undefined) {
+      const refLogProbs = zeroPadding(y.refLogProbs, mask);
+      const kl = estimator({ logProbs, refLogProbs, validate: false });
+      const lossKl = aggregate({ loss: kl, mask, validate: false });
       total = tf.add(total, tf.mul(klCoef, lossKl));
       extra.push(['loss/kl', lossKl], ['kl/mean', maskedMean(kl, mask)]);
     }
     if (x.computeMetrics ?? true) {
       const ratio = tf.exp(logRatio);
-      const rewards = x.rewards;
+      const rewards = y.rewards;
       metrics = readScalars([
         ['loss/total', total],
         ['loss/pg', lossPg],
@@ -165,6 +236,7 @@ export function policyLoss(
         mask,
         clipLow,
         clipHigh,
+        validate: false,
       });
       metrics['ratio/clip_fraction'] = fractions.clipFraction;
       metrics['ratio/clip_high_fraction'] = fractions.clipHighFraction;
