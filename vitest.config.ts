@@ -55,6 +55,7 @@ export default defineConfig({
             'apps/*/src/**/*.test.ts',
             'benchmarks/src/**/*.test.ts',
             'docs/**/*.test.ts',
+            'scripts/**/*.test.ts',
           ],
           exclude: ['**/*.slow.test.ts', '**/node_modules/**', '**/dist/**'],
           testTimeout: 60_000,
