@@ -4,12 +4,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeConfig, explainConfig, formatExplain, parseSetFlags } from './decode.js';
-import {
-  BUDGET_ENTRIES,
-  BUDGET_PRESETS,
-  DEFAULTS,
-  SOURCES,
-} from './schema.js';
+import { BUDGET_ENTRIES, BUDGET_PRESETS, DEFAULTS, SOURCES } from './schema.js';
 import { METHODS, METHOD_PRESET_ENTRIES } from '../methods/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'covrl-config-'));
@@ -82,9 +77,17 @@ describe('decodeConfig', () => {
     expect(left(decodeConfig({ flags: { 'model.nHeads': '3' } }))).toContain(
       "'model.nHeads' (3) must divide",
     );
+    // The range is covrlLoss's own (covrlLossRanges): the config and the loss cannot disagree.
     expect(left(decodeConfig({ flags: { 'covrl.clipLow': '1.5' } }))).toContain(
-      "'covrl.clipLow' must be in (0, 1)",
+      "'covrl.clipLow' must be in [0, 1), got 1.5",
     );
+    expect(left(decodeConfig({ flags: { 'grpo.klCoef': '-1' } }))).toContain(
+      "'grpo.klCoef' must be ≥ 0, got -1",
+    );
+    // α = w = 1 (prior-only with CoVRL's losses) is an ablation the study runs: allowed.
+    expect(
+      E.isRight(decodeConfig({ flags: { 'covrl.alpha': '1', 'covrl.priorWeight': '1' } })),
+    ).toBe(true);
     expect(left(decodeConfig({ flags: { 'data.transferFamilies': 'addition' } }))).toContain(
       'repeats training family',
     );

@@ -13,6 +13,7 @@ import {
   BUDGET_PRESETS,
   DEFAULTS,
   ENUMS,
+  LIBRARY_RANGES,
   SOURCES,
   type BudgetPreset,
   type Config,
@@ -189,24 +190,17 @@ const POSITIVE: readonly string[] = [
   'train.temperature',
   'eval.temperature',
   'train.gradClip',
-  'covrl.logRatioClamp',
 ];
 
 /** Keys that must be ≥ 0. */
 const NON_NEGATIVE: readonly string[] = [
-  'covrl.klCoef',
-  'covrl.nllCoef',
   'covrl.invalidRewardMargin',
   'train.weightDecay',
-  'grpo.klCoef',
-  'rlpr.entropyCoef',
   'rlpr.formatWeight',
 ];
 
 /** Keys that must lie in [0, 1]. */
 const UNIT_INTERVAL: readonly string[] = [
-  'covrl.alpha',
-  'covrl.priorWeight',
   'train.warmupFraction',
   'pretrain.priorTraceErrorRate',
   'pretrain.posteriorTraceErrorRate',
@@ -247,16 +241,17 @@ function checkRanges(c: Config, errors: string[]): void {
     const v = num(path);
     if (!(v >= 0 && v <= 1)) errors.push(`'${path}' must be in [0, 1], got ${v}`);
   }
-  if (!(c.covrl.priorWeight > 0 && c.covrl.priorWeight < 1)) {
-    errors.push(
-      `'covrl.priorWeight' must be strictly between 0 and 1 for the composite KL, got ${c.covrl.priorWeight}`,
-    );
-  }
-  for (const m of ['covrl', 'rlpr', 'grpo'] as const) {
-    const { clipLow, clipHigh } = c[m];
-    if (!(clipLow > 0 && clipLow < 1))
-      errors.push(`'${m}.clipLow' must be in (0, 1), got ${clipLow}`);
-    if (!(clipHigh > 0)) errors.push(`'${m}.clipHigh' must be > 0, got ${clipHigh}`);
+  // Keys a library loss reads: the loss's own range (LIBRARY_RANGES), so the two cannot differ.
+  for (const [path, { min, max, maxExclusive = false }] of Object.entries(LIBRARY_RANGES)) {
+    const v = num(path);
+    if (!(v >= min && (maxExclusive ? v < max : v <= max))) {
+      const upper = max === Number.MAX_VALUE ? '' : `, ${max}${maxExclusive ? ')' : ']'}`;
+      errors.push(
+        upper === ''
+          ? `'${path}' must be ≥ ${min}, got ${v}`
+          : `'${path}' must be in [${min}${upper}, got ${v}`,
+      );
+    }
   }
 }
 

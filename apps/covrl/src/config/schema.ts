@@ -13,7 +13,17 @@ import { klEstimators } from '@covrl/kl-estimators';
 import type { KlEstimatorName } from '@covrl/kl-estimators';
 import { rewardFormNames } from '@covrl/rewards';
 import type { RewardForm } from '@covrl/rewards';
+import {
+  covrlLossDefaults as covrlLib,
+  covrlLossRanges,
+  grpoLossDefaults as grpoLib,
+  grpoLossRanges,
+  rlprLossDefaults as rlprLib,
+  rlprLossRanges,
+  verifreeLossDefaults as verifreeLib,
+} from '@covrl/objectives';
 import type { VerifreeLossOptions } from '@covrl/objectives';
+import type { NumberRange } from '@covrl/utils';
 
 /** The value of `covrl.klEstimator`: the paper's composite estimator or a per-token one. */
 export type CovrlKlChoice = 'composite' | KlEstimatorName;
@@ -93,25 +103,29 @@ export const DEFAULTS = {
     /** Consecutive collapsed steps (no rollout contributes, or zero gradient) that stop a run. */
     collapsePatience: 10,
   },
+  // Loss options take the defaults of the loss that reads them (`@covrl/objectives`), so a
+  // default lives in one place; the keys below without a library counterpart are the app's own.
   covrl: {
-    alpha: 0.5,
+    alpha: covrlLib.alpha as number,
     hybridSplit: choice<'deterministic' | 'random'>('deterministic'),
-    priorWeight: 0.5,
+    priorWeight: covrlLib.priorWeight as number,
     rewardForm: choice<RewardForm>('log-prob-sum'),
     invalidRewardMargin: 1.0,
-    advantageMethod: choice<AdvantageMethodName>('dr-grpo'),
-    clipLow: 0.3,
-    clipHigh: 0.3,
-    klCoef: 1.0,
-    nllCoef: 1.0,
-    logRatioClamp: 20,
-    aggregation: choice<AggregationName>('token-mean'),
-    klEstimator: choice<CovrlKlChoice>('composite'),
+    advantageMethod: choice<AdvantageMethodName>(covrlLib.advantage),
+    clipLow: covrlLib.clipLow as number,
+    clipHigh: covrlLib.clipHigh as number,
+    klCoef: covrlLib.klCoef as number,
+    nllCoef: covrlLib.nllCoef as number,
+    logRatioClamp: covrlLib.logRatioClamp as number,
+    aggregation: choice<AggregationName>(covrlLib.aggregation),
+    klEstimator: choice<CovrlKlChoice>(covrlLib.klEstimator),
   },
   verifree: {
     rewardForm: choice<RewardForm>('prob'),
-    answerTermWeight: choice<NonNullable<VerifreeLossOptions['answerTermWeight']>>('reward'),
-    advantageMethod: choice<AdvantageMethodName>('rloo'),
+    answerTermWeight: choice<NonNullable<VerifreeLossOptions['answerTermWeight']>>(
+      verifreeLib.answerTermWeight,
+    ),
+    advantageMethod: choice<AdvantageMethodName>(verifreeLib.advantage),
     includeCloseTag: true,
     maxAnswerTokens: 8,
   },
@@ -121,9 +135,9 @@ export const DEFAULTS = {
     formatWeight: 0.1,
     repetitionWindow: 10,
     repetitionMinRepeats: 10,
-    advantageMethod: choice<AdvantageMethodName>('grpo'),
-    clipLow: 0.2,
-    clipHigh: 0.27,
+    advantageMethod: choice<AdvantageMethodName>(rlprLib.advantage),
+    clipLow: rlprLib.clipLow as number,
+    clipHigh: rlprLib.clipHigh as number,
     stdFilter: true,
     stdFilterUpdate: choice<'per-round' | 'accumulated'>('per-round'),
     stdFilterBeta: 0.5,
@@ -133,13 +147,13 @@ export const DEFAULTS = {
     maxGenerationRounds: 4,
     baselineContext: choice<'no-think' | 'empty-think'>('no-think'),
     traceOnlyGradient: false,
-    entropyCoef: 0,
+    entropyCoef: rlprLib.entropyCoef as number,
   },
   grpo: {
-    advantageMethod: choice<AdvantageMethodName>('grpo'),
-    clipLow: 0.2,
-    clipHigh: 0.27,
-    klCoef: 0,
+    advantageMethod: choice<AdvantageMethodName>(grpoLib.advantage),
+    clipLow: grpoLib.clipLow as number,
+    clipHigh: grpoLib.clipHigh as number,
+    klCoef: grpoLib.klCoef as number,
   },
   eval: {
     /** Greedy pass@1 plus avg@k with k samples at `temperature`. */
@@ -178,6 +192,27 @@ export const ENUMS: Readonly<Record<string, readonly string[]>> = {
   'rlpr.stdFilterUpdate': ['per-round', 'accumulated'],
   'rlpr.baselineContext': ['no-think', 'empty-think'],
   'grpo.advantageMethod': ADVANTAGES,
+};
+
+/**
+ * The range of every key that a library loss reads, taken from that loss's own ranges table: the
+ * library checks the same range when it is called, so the config and the loss cannot disagree.
+ * `config/decode.ts` checks these keys with the keys of its own tables.
+ */
+export const LIBRARY_RANGES: Readonly<Record<string, NumberRange>> = {
+  'covrl.alpha': covrlLossRanges.alpha,
+  'covrl.priorWeight': covrlLossRanges.priorWeight,
+  'covrl.clipLow': covrlLossRanges.clipLow,
+  'covrl.clipHigh': covrlLossRanges.clipHigh,
+  'covrl.klCoef': covrlLossRanges.klCoef,
+  'covrl.nllCoef': covrlLossRanges.nllCoef,
+  'covrl.logRatioClamp': covrlLossRanges.logRatioClamp,
+  'rlpr.clipLow': rlprLossRanges.clipLow,
+  'rlpr.clipHigh': rlprLossRanges.clipHigh,
+  'rlpr.entropyCoef': rlprLossRanges.entropyCoef,
+  'grpo.clipLow': grpoLossRanges.clipLow,
+  'grpo.clipHigh': grpoLossRanges.clipHigh,
+  'grpo.klCoef': grpoLossRanges.klCoef,
 };
 
 /**
