@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { answerLikelihoodReward } from './answer-likelihood-reward.js';
-import { rewardFormNames } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
+import { rewardFormNames } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
 import { makeAnswerLogProbs, randomAnswerRows, seededRandom } from './testing/index.js';
 
 /** Naive per-row oracle in float64, straight from the contract table (n = 0 rule documented). */
@@ -200,7 +200,7 @@ describe('answerLikelihoodReward', () => {
       /answerLikelihoodReward: answerLogProbs must be a tf.Tensor/,
     );
     expect(call({ answerMask: wrongShape })).toThrow(
-      /answerLikelihoodReward: answerMask shape \[2, 4\] must equal answerLogProbs shape \[2, 3\]/,
+      /answerLikelihoodReward: answerMask has shape \[2, 4\] but must match answerLogProbs \[2, 3\]/,
     );
     expect(call({ form: 'probability' })).toThrow(
       /answerLikelihoodReward: form 'probability' is unknown; use one of log-prob-sum, log-prob-mean, prob, mean-prob, geo-mean-prob/,

@@ -1,14 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  anyNaNWhere,
-  anyNotZeroOne,
-  assertSameShape,
-  assertTensorOfRank,
-  throwIfAny,
-} from './internal/checks.js';
-import { isRewardForm, rewardFormNames } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
-import { assertArgsObject } from './internal/args.js';
+import { InputChecks, assertSameShape, assertTensorOfRank } from '@covrl/utils';
+import { isRewardForm, rewardFormNames } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
+import { assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link answerLikelihoodReward}. */
 export interface AnswerLikelihoodRewardArgs {
@@ -22,6 +16,12 @@ export interface AnswerLikelihoodRewardArgs {
   readonly answerMask: tf.Tensor;
   /** Which reduction to apply; see the table in {@link answerLikelihoodReward}. */
   readonly form: RewardForm;
+  /**
+   * Check the values (0/1 mask; no NaN and nothing above 0 at real positions) in one device
+   * read-back; default true. `false` skips them (no read-back); shapes and dtypes are still
+   * checked.
+   */
+  readonly validate?: boolean;
 }
 
 const functionName = 'answerLikelihoodReward';
@@ -55,8 +55,9 @@ const functionName = 'answerLikelihoodReward';
  * "old" log-probs, methods.md §3.4). Runs inside `tf.tidy`; validation makes one synchronous read
  * of two boolean scalars.
  *
- * @throws Error naming the function and argument on a shape mismatch, a mask value other than 0/1,
- * NaN at a real answer position, or an unknown `form`.
+ * @throws Error naming the function and argument on a shape mismatch, a string tensor, a mask
+ * value other than 0/1, a value above 0 at a real answer position, or an unknown `form`;
+ * `NonFiniteInputError` (`@covrl/utils`) for NaN at a real answer position.
  */
 export function answerLikelihoodReward(args: AnswerLikelihoodRewardArgs): tf.Tensor1D {
   assertArgsObject(functionName, args);
@@ -69,13 +70,21 @@ export function answerLikelihoodReward(args: AnswerLikelihoodRewardArgs): tf.Ten
       `${functionName}: form '${String(form)}' is unknown; use one of ${rewardFormNames.join(', ')}`,
     );
   }
-  throwIfAny(functionName, [
-    ['answerMask must hold only 0 and 1', () => anyNotZeroOne(answerMask)],
-    [
-      'answerLogProbs is NaN at a real (mask = 1) answer position; score the answer again',
-      () => anyNaNWhere(answerLogProbs, answerMask),
-    ],
-  ]);
+  new InputChecks(functionName, args.validate ?? true)
+    .binary('answerMask', answerMask)
+    .noNaN(
+      'answerLogProbs',
+      answerLogProbs,
+      'is NaN at a real (mask = 1) answer position; score the answer again',
+      answerMask,
+    )
+    .atMostZero(
+      'answerLogProbs',
+      answerLogProbs,
+      answerMask,
+      'holds values above 0 at a real (mask = 1) answer position; pass log-probabilities (≤ 0), not logits or probabilities',
+    )
+    .run();
 
   return tf.tidy(() => {
     const real = tf.greater(tf.cast(answerMask, 'float32'), 0); // [B, A] bool

@@ -1,6 +1,6 @@
-import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
-import { assertArgsObject } from './internal/args.js';
+import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
+import { assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link applyInvalidRowRuleToNumbers}. */
 export interface ApplyInvalidRowRuleToNumbersArgs {

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyInvalidRowRule } from './apply-invalid-row-rule.js';
 import { applyInvalidRowRuleToNumbers } from './apply-invalid-row-rule-to-numbers.js';
-import { rewardFormNames, rewardFormUnit } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
+import { rewardFormNames, rewardFormUnit } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
 import { seededRandom } from './testing/index.js';
 
 /** Naive oracle, written from methods.md §3.4 independently of both implementations. */
@@ -191,7 +191,7 @@ describe('applyInvalidRowRule', () => {
     );
     expect(call({ groupSize: 1.5 })).toThrow(/^applyInvalidRowRule: groupSize must be/);
     expect(call({ valid: short })).toThrow(
-      /^applyInvalidRowRule: valid shape \[5\] must equal rewards/,
+      /^applyInvalidRowRule: valid has shape \[5\] but must match rewards/,
     );
     expect(call({ rewards: matrix })).toThrow(
       /^applyInvalidRowRule: rewards must have shape \[N\]/,

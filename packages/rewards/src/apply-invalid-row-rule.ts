@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  anyNonFiniteWhere,
-  anyNotZeroOne,
-  assertNumber,
-  assertSameShape,
-  assertTensorOfRank,
-  throwIfAny,
-} from './internal/checks.js';
-import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
-import { assertArgsObject } from './internal/args.js';
+import { InputChecks, assertNumber, assertSameShape, assertTensorOfRank } from '@covrl/utils';
+import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
+import { assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link applyInvalidRowRule}. */
 export interface ApplyInvalidRowRuleArgs {
@@ -78,13 +71,15 @@ export function applyInvalidRowRule(args: ApplyInvalidRowRuleArgs): tf.Tensor1D 
     );
   }
   assertNumber(functionName, 'margin', margin, 'a finite number ≥ 0', (m) => m >= 0);
-  throwIfAny(functionName, [
-    ['valid must hold only 1 (valid) and 0 (invalid)', () => anyNotZeroOne(valid)],
-    [
-      'rewards has a non-finite (NaN or ±∞) value at a valid row; mark that row invalid',
-      () => anyNonFiniteWhere(rewards, valid),
-    ],
-  ]);
+  new InputChecks(functionName)
+    .binary('valid', valid, 'must hold only 1 (valid) and 0 (invalid)')
+    .finite(
+      'rewards',
+      rewards,
+      valid,
+      'has a non-finite (NaN or ±∞) value at a valid row; mark that row invalid',
+    )
+    .run();
 
   return tf.tidy(() => {
     const r = tf.reshape(tf.cast(rewards, 'float32'), [-1, groupSize]); // [Q, G]

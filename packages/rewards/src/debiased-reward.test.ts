@@ -70,7 +70,7 @@ describe('debiasedReward', () => {
     expect(tf.memory().numTensors).toBe(before + 1);
     out.dispose();
     expect(() => debiasedReward({ reward: r, baseline: short })).toThrow(
-      /^debiasedReward: baseline shape \[1\] must equal reward shape \[2\]/,
+      /^debiasedReward: baseline has shape \[1\] but must match reward \[2\]/,
     );
     expect(() => debiasedReward({ reward: matrix, baseline: b })).toThrow(
       /^debiasedReward: reward must have shape \[B\]/,

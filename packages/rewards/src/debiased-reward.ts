@@ -1,11 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  anyNonFiniteWhere,
-  assertSameShape,
-  assertTensorOfRank,
-  throwIfAny,
-} from './internal/checks.js';
-import { assertArgsObject } from './internal/args.js';
+import { InputChecks, assertSameShape, assertTensorOfRank } from '@covrl/utils';
+import { assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link debiasedReward}. */
 export interface DebiasedRewardArgs {
@@ -37,16 +32,10 @@ export function debiasedReward(args: DebiasedRewardArgs): tf.Tensor1D {
   assertTensorOfRank(functionName, 'reward', reward, 1, '[B]');
   assertTensorOfRank(functionName, 'baseline', baseline, 1, '[B]');
   assertSameShape(functionName, 'reward', reward, 'baseline', baseline);
-  throwIfAny(functionName, [
-    [
-      'reward has a non-finite (NaN or ±∞) entry',
-      () => anyNonFiniteWhere(reward, tf.onesLike(reward)),
-    ],
-    [
-      'baseline has a non-finite (NaN or ±∞) entry',
-      () => anyNonFiniteWhere(baseline, tf.onesLike(baseline)),
-    ],
-  ]);
+  new InputChecks(functionName)
+    .finite('reward', reward, undefined, 'has a non-finite (NaN or ±∞) entry')
+    .finite('baseline', baseline, undefined, 'has a non-finite (NaN or ±∞) entry')
+    .run();
   return tf.tidy(() => {
     const gain = tf.sub(tf.cast(reward, 'float32'), tf.cast(baseline, 'float32')); // [B]
     return tf.clipByValue(gain, 0, 1) as tf.Tensor1D;

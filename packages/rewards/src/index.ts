@@ -4,12 +4,12 @@
  *
  * @packageDocumentation
  */
-export type { RewardForm } from './reward-form.js';
-export { rewardFormNames, rewardFormUnit, isRewardForm } from './reward-form.js';
+export type { RewardForm } from './reward-form-names.js';
+export { rewardFormNames, rewardFormUnit, isRewardForm } from './reward-form-names.js';
 export type { AnswerLikelihoodRewardArgs } from './answer-likelihood-reward.js';
 export { answerLikelihoodReward } from './answer-likelihood-reward.js';
-export type { RewardFormFn } from './reward-forms.js';
-export { rewardForms, getRewardForm } from './reward-forms.js';
+export type { RewardFormFn } from './reward-form-registry.js';
+export { rewardForms, getRewardForm } from './reward-form-registry.js';
 export type { DebiasedRewardArgs } from './debiased-reward.js';
 export { debiasedReward } from './debiased-reward.js';
 export type { ApplyInvalidRowRuleArgs } from './apply-invalid-row-rule.js';

@@ -1,4 +1,4 @@
-import { assertArgsObject } from './internal/args.js';
+import { assertArgsObject } from '@covrl/utils';
 /** Arguments of {@link repetitionPenalty}. */
 export interface RepetitionPenaltyArgs {
   /** The decoded response. */

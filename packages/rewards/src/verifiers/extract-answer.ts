@@ -1,6 +1,6 @@
 import { assertRewardTags, defaultRewardTags } from '../reward-tags.js';
 import type { RewardTags } from '../reward-tags.js';
-import { assertArgsObject } from '../internal/args.js';
+import { assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link extractAnswer}. */
 export interface ExtractAnswerArgs {

@@ -1,4 +1,5 @@
-import { assertOptionsObject, assertString, assertTolerance } from '../internal/args.js';
+import { assertOptionsObject, assertString } from '@covrl/utils';
+import { assertTolerance } from './tolerance.js';
 import { verifiers } from './verifiers.js';
 
 /** Options of {@link isEquivalent}. */

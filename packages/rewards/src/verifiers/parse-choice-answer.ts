@@ -1,4 +1,4 @@
-import { assertOptionsObject, assertString } from '../internal/args.js';
+import { assertOptionsObject, assertString } from '@covrl/utils';
 
 // A bare letter: "B", "(B)", "b)", "B.", "B:".
 const barePattern = /^\(?([a-j])\)?[.:)]?$/iu;

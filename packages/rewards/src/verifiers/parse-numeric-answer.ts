@@ -1,4 +1,4 @@
-import { assertString } from '../internal/args.js';
+import { assertString } from '@covrl/utils';
 import { normalizeAnswer } from './normalize-answer.js';
 
 // Sign, integer part (plain digits or 1-3 digits then groups of ",ddd"), optional decimals,

@@ -1,4 +1,4 @@
-import { assertString } from '../internal/args.js';
+import { assertString } from '@covrl/utils';
 import { normalizeAnswer } from './normalize-answer.js';
 import { parseNumericAnswer } from './parse-numeric-answer.js';
 

@@ -1,6 +1,6 @@
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
-import { assertArgsObject, assertString } from '../internal/args.js';
+import { assertArgsObject, assertString } from '@covrl/utils';
 import { extractBoxed } from './extract-boxed.js';
 import { normalizeAnswer } from './normalize-answer.js';
 import { parseChoiceAnswer } from './parse-choice-answer.js';

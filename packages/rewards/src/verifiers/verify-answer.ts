@@ -4,7 +4,8 @@ import type { RewardTags } from '../reward-tags.js';
 import { extractAnswer } from './extract-answer.js';
 import { verifiers, verifierNames } from './verifiers.js';
 import type { VerifierName } from './verifiers.js';
-import { assertArgsObject, assertTolerance } from '../internal/args.js';
+import { assertArgsObject } from '@covrl/utils';
+import { assertTolerance } from './tolerance.js';
 
 /** Arguments of {@link verifyAnswer}. */
 export interface VerifyAnswerArgs {

@@ -1,5 +1,6 @@
 /**
- * Names of the answer-likelihood reward forms (api.md, `@covrl/rewards`) and the unit each one is
+ * The NAMES of the answer-likelihood reward forms (the registry of their functions is
+ * `reward-form-registry.ts`) (api.md, `@covrl/rewards`) and the unit each one is
  * measured in. The unit decides how invalid rows are scored (methods.md §3.4): log-prob forms are
  * unbounded below and use "worst valid row minus a margin"; probability forms use their floor 0.
  */

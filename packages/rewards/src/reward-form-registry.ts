@@ -1,9 +1,13 @@
+/**
+ * The registry of the answer-likelihood reward FUNCTIONS, one per form name (the names and units
+ * themselves are in `reward-form-names.ts`), and its lookup `getRewardForm`.
+ */
 import type * as tf from '@tensorflow/tfjs-core';
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
 import { answerLikelihoodReward } from './answer-likelihood-reward.js';
-import { rewardFormNames } from './reward-form.js';
-import type { RewardForm } from './reward-form.js';
+import { rewardFormNames } from './reward-form-names.js';
+import type { RewardForm } from './reward-form-names.js';
 
 /** The shared signature of every member of {@link rewardForms}: `[B, A]` in, `[B]` out. */
 export type RewardFormFn = (args: {
