@@ -9,7 +9,7 @@
 import { stopSequencesOf } from './contexts.js';
 import type { ExampleContexts } from './contexts.js';
 import { validateSamplingBatch } from './hybrid.js';
-import { indexOfIds } from './ids.js';
+import { indexOfIds, shortestPrefixReaching } from './ids.js';
 import type { FinishReason, Policy, ScoredSpan, ScoreRequest, Tokenizer } from './policy.js';
 import { deriveSeed } from './rng.js';
 import { scoreBlocks, temperatureField } from './score-blocks.js';
@@ -117,15 +117,10 @@ export function findOwnAnswerOpen(
   const decoded = tokenizer.decode(responseIds);
   const closeAt = decoded.indexOf(tags.thinkClose);
   if (closeAt < 0) return base;
-  // Smallest k whose decoded prefix has exactly `target` characters. O(n²) characters over a
-  // response of n ids; responses are a few hundred ids at most.
+  // Smallest k whose decoded prefix has exactly `target` characters (binary search).
   const boundary = (target: number): number | undefined => {
-    for (let k = 1; k <= responseIds.length; k++) {
-      const length = tokenizer.decode(responseIds.slice(0, k)).length;
-      if (length === target) return k;
-      if (length > target) return undefined;
-    }
-    return undefined;
+    const reached = shortestPrefixReaching((x) => tokenizer.decode(x), responseIds, target);
+    return reached !== undefined && reached.decoded.length === target ? reached.k : undefined;
   };
   const closeEnd = thinkCloseEnd ?? boundary(closeAt + tags.thinkClose.length);
   const withClose = closeEnd === undefined ? {} : { thinkCloseEnd: closeEnd };

@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 import type { ExampleContexts } from './contexts.js';
+import { shortestPrefixReaching } from './ids.js';
 import type { Policy, ScoredSpan, ScoreRequest, TokenSpan, Tokenizer } from './policy.js';
 import { contextsOfRollouts } from './score-traces.js';
 import { scoreBlocks } from './score-blocks.js';
@@ -37,8 +38,8 @@ export interface VerifreeStringSplice {
  * `answerOpen`. The token reaching the cut may start before the tag (`x<answer`, `x<answer>`);
  * it must end at the cut (`<answer`) or at the tag's end (an atomic `<answer>`), never past it.
  * Returns `k` and the tag text after the boundary (`>` or `''`); `undefined` when that token runs
- * past the tag into what follows (`r>4`: no boundary to cut at). O(n²) characters over n ids, as
- * in `findOwnAnswerOpen`; responses are a few hundred ids.
+ * past the tag into what follows (`r>4`: no boundary to cut at). Found by binary search
+ * ({@link shortestPrefixReaching}), O(log n) decodes.
  */
 function idBoundary(
   tokenizer: Tokenizer,
@@ -48,16 +49,14 @@ function idBoundary(
   answerOpen: string,
 ): { k: number; rest: string } | undefined {
   const target = textCut + answerOpen.length - 1;
-  for (let k = 1; k <= ids.length; k++) {
-    const decoded = tokenizer.decode(ids.slice(0, k));
-    if (decoded.length < target) continue;
-    const tagPart = decoded.slice(textCut);
-    const onText = decoded === text.slice(0, decoded.length);
-    return onText && answerOpen.startsWith(tagPart)
-      ? { k, rest: answerOpen.slice(tagPart.length) }
-      : undefined;
-  }
-  return undefined;
+  const reached = shortestPrefixReaching((x) => tokenizer.decode(x), ids, target);
+  if (reached === undefined) return undefined;
+  const { k, decoded } = reached;
+  const tagPart = decoded.slice(textCut);
+  const onText = decoded === text.slice(0, decoded.length);
+  return onText && answerOpen.startsWith(tagPart)
+    ? { k, rest: answerOpen.slice(tagPart.length) }
+    : undefined;
 }
 
 /**
