@@ -8,7 +8,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { covrlLoss } from '@covrl/objectives';
-import { rewardFormUnit } from '@covrl/rewards';
 import { assignSources, posteriorAnswerLeak, rolloutStats } from '@covrl/sampler';
 import type { TraceRollout } from '@covrl/sampler';
 import type { Config } from '../config/schema.js';
@@ -22,6 +21,7 @@ import {
   traceMetrics,
   traceSampleRow,
   validTrace,
+  likelihoodUnit,
 } from './parts/traces.js';
 
 const SCORING = { includePosterior: true, answerSpan: 'answer' } as const;
@@ -46,7 +46,7 @@ export const covrl = defineMethod<TraceRollout, null>({
     'train.warmupFraction': cite(0.05, '[OURS] spec §4: 5 % warm-up (paper: 64 warm-up steps)'),
     'train.miniBatches': cite(2, '[OURS] spec §4: 1 epoch of 2 mini-batches of whole groups'),
   },
-  rewardUnit: (config) => rewardFormUnit[config.covrl.rewardForm],
+  rewardUnit: (config) => likelihoodUnit(config.covrl.rewardForm),
   initialState: () => null,
   // methods.md §4 step 1: warn when 0 < α < 1 yet round(α·G) makes every group all-prior or
   // all-posterior (the split is the same at every step, so once per run).

@@ -52,7 +52,7 @@ export const grpo = defineMethod<ResponseRollout, GrpoState>({
   preset: RLPR_TRAIN(
     ', as RLPR (every PPO setting identical, so RLPR vs GRPO isolates the reward)',
   ),
-  rewardUnit: () => 'verified 0/1',
+  rewardUnit: () => 'verifier 0..1',
   initialState: () => ({ reference: undefined }),
   attach: ({ config, model }, state) => {
     state.reference = config.grpo.klCoef > 0 ? freezeWeights(model) : undefined;

@@ -39,7 +39,7 @@ export const rlpr = defineMethod<ResponseRollout, RlprState>({
   name: 'rlpr',
   summary: 'RLPR: debiased mean probability of the spliced reference answer, std filter, PPO',
   preset: RLPR_TRAIN(''),
-  rewardUnit: () => 'probability + format',
+  rewardUnit: () => 'debiased p(y) + format, ≤ 1',
   generationRounds: (config: Config) => ({
     enabled: config.rlpr.stdFilter,
     maxRounds: config.rlpr.maxGenerationRounds,

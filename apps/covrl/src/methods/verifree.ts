@@ -6,7 +6,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { verifreeLoss } from '@covrl/objectives';
-import { rewardFormUnit } from '@covrl/rewards';
 import type { TraceRollout } from '@covrl/sampler';
 import { cite, SPEC_LR } from '../config/schema.js';
 import type { Config } from '../config/schema.js';
@@ -19,6 +18,7 @@ import {
   scoreTracesOld,
   traceMetrics,
   traceSampleRow,
+  likelihoodUnit,
 } from './parts/traces.js';
 
 const scoringOf = (config: Config) =>
@@ -48,7 +48,7 @@ export const verifree = defineMethod<TraceRollout, null>({
       '[S: VeriFree reference code] one update per rollout batch, strictly on-policy',
     ),
   },
-  rewardUnit: (config) => rewardFormUnit[config.verifree.rewardForm],
+  rewardUnit: (config) => likelihoodUnit(config.verifree.rewardForm),
   onPolicy: () => true,
   initialState: () => null,
   sample: (input, round) =>

@@ -20,6 +20,8 @@ export type LogRecord =
       readonly time: string;
       readonly step: number;
       readonly metrics: Record<string, number>;
+      /** Seconds per phase, compute counts and throughput of the step (`StepOutput.timing`). */
+      readonly timing?: Record<string, number>;
     }
   | {
       readonly type: 'eval';
@@ -90,17 +92,6 @@ export function toNonFiniteError(error: unknown, step: number): NonFiniteError |
   const m = LEGACY_NON_FINITE.exec(error.message);
   if (m !== null) return new NonFiniteError(`${m[1]}: ${m[2]}`, step, Number.NaN, error.message);
   return undefined;
-}
-
-/**
- * The unit of a method's `reward/mean`, for progress lines: a CoVRL reward of 0 is the best
- * possible log-likelihood, a verifier reward of 0 is every answer wrong, so a bare "0.000" would
- * mislead one way or the other.
- */
-export function rewardUnit(method: string, rewardForm: string | undefined): string {
-  if (method === 'grpo') return 'verifier 0..1';
-  if (rewardForm === 'log-prob-sum' || rewardForm === 'log-prob-mean') return 'log p(y), nats ≤ 0';
-  return 'p(y) 0..1';
 }
 
 /** Metric prefixes the non-finite guard checks: every loss term, reward and the gradient norm. */
@@ -181,8 +172,18 @@ export class RunLog {
     return notes;
   }
 
-  step(step: number, metrics: Record<string, number>): void {
-    this.append({ type: 'step', time: new Date().toISOString(), step, metrics });
+  /**
+   * A step's metrics, with its wall-clock timing (`time/…`, `compute/…`, `throughput/…`) beside
+   * them rather than among them, so two runs of one config log identical `metrics`.
+   */
+  step(step: number, metrics: Record<string, number>, timing?: Record<string, number>): void {
+    this.append({
+      type: 'step',
+      time: new Date().toISOString(),
+      step,
+      metrics,
+      ...(timing !== undefined ? { timing } : {}),
+    });
   }
 
   /** An evaluation record; `final` marks the end-of-run evaluation. */

@@ -28,7 +28,7 @@ import type { Tokenizer } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { Config } from '../config/schema.js';
 import { latestCheckpointStep, loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { assertFinite, Progress, rewardUnit, RunLog, toNonFiniteError } from '../run/log.js';
+import { assertFinite, Progress, RunLog, toNonFiniteError } from '../run/log.js';
 import { CollapseWatch } from '../run/collapse.js';
 import { lockDir } from '../run/lock.js';
 import { onStopSignals } from '../run/signals.js';
@@ -50,7 +50,7 @@ import { recoverDirAside } from '../util/dir-swap.js';
 import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
 import { mixSeed } from '../util/seeds.js';
-import { methodOf } from '../methods/index.js';
+import { methodOf, rewardUnitOf } from '../methods/index.js';
 
 /** Re-exported for callers of the trainer's former home of these helpers. */
 export { evaluateSplits, flatEvalMetrics };
@@ -263,7 +263,7 @@ async function setUpRun(
   const runner = options.runner ?? methodOf(config.method).runner();
   // Before any checkpoint is restored: the runner may keep the initial model (GRPO's KL reference).
   const warnings = [...(runner.attach?.({ config, model }) ?? [])];
-  const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext as 'no-think');
+  const cache = new ContextCache(tokenizer, tags, config.rlpr.baselineContext);
   const contextsOf = (xs: readonly Example[]): ReturnType<ContextCache['get']>[] =>
     xs.map((x) => cache.get(x));
   let startStep = 0;
@@ -452,7 +452,7 @@ async function afterStep(
 ): Promise<void> {
   const { config } = run.options;
   const total = config.train.steps;
-  run.log.step(step, metrics);
+  run.log.step(step, metrics, out.timing);
   run.log.samples(step, out.samples);
   addToCurves(run.curves, step, metrics);
   if (config.train.evalEvery > 0 && step % config.train.evalEvery === 0 && step < total) {
@@ -481,10 +481,9 @@ function stopCollapsed<E extends Error & { step: number }>(run: RunState, error:
 
 /** The progress line: the reward with its unit, the valid share and the loss. */
 function progressSummary(config: Config, metrics: Record<string, number>): string {
-  const form = (config[config.method as 'covrl'] as { rewardForm?: string }).rewardForm;
   const valid = metrics['rollout/valid_fraction'];
   return (
-    `reward ${(metrics['reward/mean'] ?? NaN).toFixed(3)} (${rewardUnit(config.method, form)})` +
+    `reward ${(metrics['reward/mean'] ?? NaN).toFixed(3)} (${rewardUnitOf(config)})` +
     (valid !== undefined ? ` valid ${(100 * valid).toFixed(0)}%` : '') +
     ` loss ${(metrics['loss/total'] ?? metrics['loss/pg'] ?? NaN).toFixed(3)}`
   );

@@ -5,7 +5,7 @@
  * metrics and a logged row.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { answerLikelihoodReward } from '@covrl/rewards';
+import { answerLikelihoodReward, rewardFormUnit } from '@covrl/rewards';
 import type { RewardForm } from '@covrl/rewards';
 import { rolloutStats, sampleTraces, scoreTraces } from '@covrl/sampler';
 import type { AnswerSpan, TraceRollout, TraceScores } from '@covrl/sampler';
@@ -109,6 +109,13 @@ export function scoreTracesOld(
     throw error;
   }
 }
+
+/**
+ * The unit of an answer-likelihood reward, for progress lines: a log-likelihood reward of 0 is
+ * the best possible, a probability reward of 0 the worst, so a bare "0.000" would mislead.
+ */
+export const likelihoodUnit = (form: RewardForm): string =>
+  rewardFormUnit[form] === 'log-prob' ? 'log p(y), nats ≤ 0' : 'p(y) 0..1';
 
 /** 1 where a trace is well formed and not truncated (methods.md §3.2). */
 export const validTrace = (r: TraceRollout): number => (r.wellFormed && !r.truncated ? 1 : 0);
