@@ -61,5 +61,7 @@ buildProgram()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
     console.error(`covrl: ${error instanceof Error ? error.message : String(error)}`);
+    // COVRL_DEBUG=1: the stack too, for bug reports.
+    if (process.env['COVRL_DEBUG'] === '1' && error instanceof Error) console.error(error.stack);
     process.exitCode = 1;
   });

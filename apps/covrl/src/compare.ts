@@ -37,6 +37,7 @@ import { CollapsedError } from './run/collapse.js';
 import { lockDir } from './run/lock.js';
 import { onStopSignals } from './run/signals.js';
 import { readJsonFile } from './util/json-schema.js';
+import { sweepTempFiles } from './util/atomic.js';
 import { resultsDecoder } from './report/results.js';
 import type { Results, ResultsState, RunResult } from './report/results.js';
 import { writeReport } from './report/build.js';
@@ -163,6 +164,8 @@ export async function compare(options: CompareOptions): Promise<CompareOutcome> 
   const fingerprint = baseFingerprint(baseConfig);
   // One compare per output directory (each run directory is locked again by the trainer).
   const lock = lockDir(join(options.out, COMPARE_LOCK), options.command);
+  // Temporary files of a killed comparison (results.json, report.md, report.html).
+  sweepTempFiles(options.out);
   // Ctrl-C or SIGTERM: stop after the current phase (a training run saves its checkpoint first);
   // twice: now.
   const stop = onStopSignals(
