@@ -253,6 +253,36 @@ describe('templates on Qwen3: tags as special tokens where the vocabulary has th
     expect(seq.slice(trace.start, trace.start + trace.length)).toEqual(z);
     expect(seq.slice(answer.start, answer.start + answer.length)).toEqual(enc('42'));
   });
+
+  it('a trace starting with a newline or a space after <thinking>: the prefix/trace boundary', () => {
+    const tags = THINKING_TAGS;
+    const ctx = buildContexts({ tokenizer: qwen3, tags, question: 'q', answer: '1' });
+    for (const body of ['\n6 sevens', ' 6 sevens']) {
+      // Sampled one piece at a time: the first whitespace is its own token after the prefix.
+      const z = [...enc(body[0] as string), ...enc(body.slice(1)), ...enc('</thinking>')];
+      const request = buildTraceScoreRequest({
+        rollouts: [{ exampleIndex: 0, traceIds: z }],
+        contexts: [ctx],
+        includePosterior: true,
+        answerSpan: 'answer',
+      });
+      [0, 1].forEach((row) => {
+        const seq = request.sequences[row] as number[];
+        const span = request.spans.trace[row] as { start: number; length: number };
+        expect(seq.slice(span.start, span.start + span.length)).toEqual(z);
+      });
+      const prior = request.sequences[0] as number[];
+      const whole = enc(qwen3.decode(prior));
+      const first = whole.findIndex((id, i) => id !== prior[i]);
+      // '<thinking>' + '\n' merge into '>\n' in the whole-string encoding; a space does not.
+      if (body.startsWith('\n')) {
+        expect(first).toBe(ctx.priorPrefix.length - 1);
+        expect(pieces(whole.slice(first, first + 1))).toEqual(['>\n']);
+      } else {
+        expect(first).toBeGreaterThanOrEqual(ctx.priorPrefix.length + z.length - 1);
+      }
+    }
+  });
 });
 
 describe('auditTemplateTokens and stop variants on Qwen3', () => {
