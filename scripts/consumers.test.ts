@@ -354,13 +354,14 @@ describe('installed tarballs', () => {
     }
   });
 
-  it('cover every package the checks import', () => {
-    const checked = new Set(
-      Object.values({ ...SPECIFIERS, ...NODE_SPECIFIERS }).map((s) =>
-        s.split('/').slice(0, 2).join('/'),
-      ),
+  it('cover every exported entry of every package', () => {
+    const checked = new Set<string>(Object.values({ ...SPECIFIERS, ...NODE_SPECIFIERS }));
+    const exported = packages.flatMap(({ pkg }) =>
+      Object.keys(pkg.exports ?? {})
+        .filter((subpath) => subpath !== './package.json')
+        .map((subpath) => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`)),
     );
-    expect(packages.map(({ pkg }) => pkg.name).filter((name) => !checked.has(name))).toEqual([]);
+    expect(exported.filter((specifier) => !checked.has(specifier))).toEqual([]);
   });
 });
 

@@ -34,7 +34,7 @@ export function loadRecords(
   });
 }
 
-/** Stream validated {@link import('./schema.js').Example}s from a `.jsonl`/`.json`/`.ndjson` or `.parquet` file. */
+/** Stream validated `Example`s (the record of `@covrl/data`) from a `.jsonl`/`.json`/`.ndjson` or `.parquet` file. */
 export function loadDataset(path: string, options: ReadOptions = {}): ExampleStream {
   return loadRecords(path, decodeExample, options);
 }
