@@ -22,7 +22,14 @@ export { aggregateLoss } from './aggregate-loss.js';
 export type { AggregateLossInput } from './aggregate-loss.js';
 export { aggregations } from './aggregations.js';
 export type { Aggregation, AggregationInput, AggregationName } from './aggregations.js';
-export { getAdvantageMethod, getSurrogate, getAggregation } from './registry.js';
+export {
+  advantageMethodNames,
+  aggregationNames,
+  getAdvantageMethod,
+  getAggregation,
+  getSurrogate,
+  surrogateNames,
+} from './registry.js';
 export { clipFractions } from './clip-fractions.js';
 export type { ClipFractions, ClipFractionsInput } from './clip-fractions.js';
 export { groupRewardStats } from './group-reward-stats.js';

@@ -89,7 +89,7 @@ describe('input dtypes', () => {
     tf.tidy(() => {
       const l = loss();
       const mask = tf.tensor2d(maskValues);
-      const spy = vi.spyOn(tf.engine().backend, 'readSync');
+      const spy = vi.spyOn(tf.engine(), 'readSync');
       aggregateLoss({ loss: l, mask, validate: false });
       clippedSurrogate({ logRatio: l, advantages: tf.ones([2]), validate: false });
       groupAdvantages({ rewards: tf.ones([4]), groupSize: 2, validate: false });
@@ -101,5 +101,23 @@ describe('input dtypes', () => {
       expect(spy).toHaveBeenCalledTimes(1);
       spy.mockRestore();
     });
+  });
+});
+
+describe('registry name lists', () => {
+  it('list every key of their registry and include the built-ins', async () => {
+    const { advantageMethodNames, aggregationNames, surrogateNames } =
+      await import('./registry.js');
+    const { advantageMethods } = await import('./advantage-methods.js');
+    const { surrogates } = await import('./surrogates.js');
+    expect(advantageMethodNames).toEqual(Object.keys(advantageMethods));
+    expect(surrogateNames).toEqual(Object.keys(surrogates));
+    expect(aggregationNames).toEqual(Object.keys(aggregations));
+    expect(advantageMethodNames).toEqual(expect.arrayContaining(['grpo', 'dr-grpo', 'rloo']));
+    expect(surrogateNames).toEqual(expect.arrayContaining(['ppo-clip', 'pg', 'reinforce']));
+    expect(aggregationNames).toEqual(expect.arrayContaining(['token-mean', 'seq-mean-token-sum']));
+    for (const list of [advantageMethodNames, surrogateNames, aggregationNames]) {
+      expect(Object.isFrozen(list)).toBe(true);
+    }
   });
 });

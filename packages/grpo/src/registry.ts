@@ -55,3 +55,18 @@ export function getAggregation<N extends string = AggregationName>(
 ): E.Either<string, Aggregation> {
   return lookup('getAggregation', name, registry);
 }
+
+/** The names of the built-in advantage methods, in registry order (for config schemas and CLIs). */
+export const advantageMethodNames: readonly AdvantageMethodName[] = Object.freeze(
+  Object.keys(advantageMethods) as AdvantageMethodName[],
+);
+
+/** The names of the built-in surrogates, in registry order. */
+export const surrogateNames: readonly SurrogateName[] = Object.freeze(
+  Object.keys(surrogates) as SurrogateName[],
+);
+
+/** The names of the built-in aggregation modes, in registry order. */
+export const aggregationNames: readonly AggregationName[] = Object.freeze(
+  Object.keys(aggregations) as AggregationName[],
+);

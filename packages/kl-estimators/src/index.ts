@@ -14,4 +14,5 @@ export { straightThrough } from './straight-through.js';
 export { klEstimators, klEstimatorNames, getKlEstimator } from './registry.js';
 export { compositeKl } from './composite-kl.js';
 export type { CompositeKlInput } from './composite-kl.js';
+export { compositeKlDefaults, compositeKlRanges } from './internal/composite-inputs.js';
 export { compositeKlImportanceWeighted } from './composite-kl-importance-weighted.js';

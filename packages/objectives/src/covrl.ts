@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Aggregation, AggregationName, Surrogate, SurrogateName } from '@covrl/grpo';
 import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
-import { k3 } from '@covrl/kl-estimators';
+import { compositeKlDefaults, compositeKlRanges, k3 } from '@covrl/kl-estimators';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
 import { float32Fields, validateFields } from './internal/fields.js';
@@ -95,7 +95,8 @@ export interface CovrlLossOptions extends AdvantageOptions {
  */
 export const covrlLossDefaults = Object.freeze({
   alpha: 0.5,
-  priorWeight: 0.5,
+  // w of the composite KL and of p′: owned by @covrl/kl-estimators.
+  priorWeight: compositeKlDefaults.priorWeight,
   clipLow: 0.3,
   clipHigh: 0.3,
   klCoef: 1,
@@ -111,7 +112,7 @@ export const covrlLossDefaults = Object.freeze({
 /** The allowed range of each numeric option of {@link covrlLoss}, checked by the loss itself. */
 export const covrlLossRanges = Object.freeze({
   alpha: { min: 0, max: 1 },
-  priorWeight: { min: 0, max: 1 },
+  priorWeight: compositeKlRanges.priorWeight,
   // 1 would allow a clipped ratio of 0.
   clipLow: { min: 0, max: 1, maxExclusive: true },
   clipHigh: { min: 0, max: Number.MAX_VALUE },

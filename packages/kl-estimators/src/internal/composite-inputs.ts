@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NumberRange } from '@covrl/utils';
 import {
   InputChecks,
   asFloat32,
-  assertNumberIn,
+  numberInRange,
   logMixture,
   assertRank,
   assertSameShape,
@@ -27,6 +28,14 @@ export interface CompositeKlInput {
   readonly validate?: boolean;
 }
 
+/** The defaults of the composite estimators' options (CoVRL paper §2.3), the one place stated. */
+export const compositeKlDefaults = Object.freeze({ priorWeight: 0.5 } as const);
+
+/** The allowed range of each numeric option of the composite estimators (w is a mixture weight). */
+export const compositeKlRanges = Object.freeze({
+  priorWeight: { min: 0, max: 1 },
+} as const satisfies Record<string, NumberRange>);
+
 /** The clipped log-ratios of the composite estimators, computed inside the caller's tidy. */
 export interface CompositeParts {
   readonly logPPrime: tf.Tensor; // [B, T]  log p′ = log(w·p_φ + (1−w)·q_ψ)
@@ -41,8 +50,12 @@ export const COMPOSITE_LOG_CLIP = 20;
 /** Validates the composite inputs and returns the shared pieces. Call inside `tf.tidy`. */
 export function compositeParts(fn: string, x: CompositeKlInput): CompositeParts & { w: number } {
   if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
-  const w = x.priorWeight ?? 0.5;
-  assertNumberIn(fn, 'priorWeight', w, 0, 1);
+  const w = numberInRange(
+    fn,
+    'priorWeight',
+    x.priorWeight ?? compositeKlDefaults.priorWeight,
+    compositeKlRanges.priorWeight,
+  );
   assertTensor(fn, 'priorLogProbs', x.priorLogProbs);
   assertTensor(fn, 'posteriorLogProbs', x.posteriorLogProbs);
   assertTensor(fn, 'sampledFromPrior', x.sampledFromPrior);
