@@ -65,6 +65,20 @@ export const DEFAULTS = {
     trainPerFamily: 400,
     testPerFamily: 100,
     difficulty: 2,
+    /**
+     * The `hard` split's level. 0: level `difficulty + 1` of the RL families, which pretraining
+     * never shows (the old task); 1..3: that level of the RL families, covered by the pretraining
+     * corpus and mixed into the RL pool by `hardPoolShare` (issue 12).
+     */
+    hardLevel: 0,
+    /** Share of each RL family's pool drawn at `hardLevel` (needs `hardLevel` ≥ 1). */
+    hardPoolShare: 0,
+    /** Families sharing a sub-skill with the RL families: pretrained on, never RL-trained. */
+    nearTransferFamilies: [] as string[],
+    /** Unrelated pretrained families where no method should move. */
+    farControlFamilies: [] as string[],
+    /** Validation questions per RL family (settings only, never reported); 0: none. */
+    validationPerFamily: 0,
   },
   pretrain: {
     steps: 800,
