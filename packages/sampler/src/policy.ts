@@ -106,8 +106,11 @@ export interface Tokenizer {
   /** Decode ids to text (special tokens kept verbatim). */
   decode(ids: readonly number[]): string;
   /**
-   * Encode with the character offsets `[start, end)` of every token in `text` (needed by RLPR's
-   * offset-based answer-token selection). Optional: character tokenizers derive it trivially.
+   * Encode with the character offsets `[start, end)` of every token in `text`, in UTF-16 code
+   * units (JavaScript string indices), non-decreasing, each token's span covering the characters
+   * it encodes (a byte token of a multi-byte character spans that whole character). Needed by
+   * RLPR's offset-based answer-token selection (`scoreRlprStringSplice`). Optional: character
+   * tokenizers derive it trivially; `HfTokenizer` of `@covrl/models` implements it.
    */
   encodeWithOffsets?(text: string): { ids: number[]; offsets: [number, number][] };
 }
