@@ -18,6 +18,15 @@ import { appendLayerKv, writePosition } from './kv-cache.js';
 import type { KvCache } from './kv-cache.js';
 import { applyRope, decodeBlocks, inferenceBlocks, ropeTables, trainingBlocks } from './layers.js';
 import type { Blocks, Ops } from './layers.js';
+import { parameterShapes } from './init.js';
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/** Tensors a block reads besides its input and parameters. */
+interface BlockConstants {
+  readonly rope: { cos: tf.Tensor; sin: tf.Tensor } | undefined;
+  readonly maskBias: tf.Tensor;
+}
 
 /** Largest table (vocabulary, positions) read by a one-hot matmul instead of a gather. */
 export const ONE_HOT_MAX_ROWS = 512;
@@ -57,6 +66,12 @@ export class Decoder {
    * row chunks (`chunked-logits.ts`).
    */
   logitsChunkElements = LOGITS_CHUNK_ELEMENTS;
+  /**
+   * Activation recomputation (gradient checkpointing, Chen et al. 2016, arXiv:1604.06174) in
+   * differentiable forward passes: each block keeps only its input; its activations are
+   * recomputed, one block at a time, in the backward pass.
+   */
+  recompute = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -226,9 +241,9 @@ export class Decoder {
       groups: cfg.nHeads / cfg.nKvHeads,
       keyBias,
     });
-    for (let i = 0; i < cfg.nLayers; i++) {
+    const block = (xIn: tf.Tensor, i: number, c: BlockConstants): tf.Tensor => {
       const p = `layers.${i}.`;
-      const { q, k: kk, v } = this.qkv(k, this.norm(k, x, `${p}norm1`), p, rope);
+      const { q, k: kk, v } = this.qkv(k, this.norm(k, xIn, `${p}norm1`), p, c.rope);
       const attn = causalSelfAttention({
         q,
         k: kk,
@@ -237,15 +252,104 @@ export class Decoder {
         length: L,
         nHeads: cfg.nHeads,
         nKvHeads: cfg.nKvHeads,
-        maskBias,
+        maskBias: c.maskBias,
         mode: this.ops.mode,
         withCache,
       });
       if (attn.cache !== undefined) cache.push(attn.cache);
-      x = tf.add(x, this.attnOut(k, attn.out, p));
-      x = tf.add(x, this.mlp(k, this.norm(k, x, `${p}norm2`), p));
+      const h = tf.add(xIn, this.attnOut(k, attn.out, p));
+      return tf.add(h, this.mlp(k, this.norm(k, h, `${p}norm2`), p));
+    };
+    const recompute = this.recompute && differentiable && !withCache;
+    for (let i = 0; i < cfg.nLayers; i++) {
+      const c = { rope, maskBias };
+      x = (recompute ? this.checkpointed(x, i, block, c) : block(x, i, c)) as tf.Tensor2D;
     }
     return { hidden: this.norm(k, x, 'final_norm'), cache };
+  }
+
+  /**
+   * Block `i` as one custom-gradient op whose only saved tensor is its input `x [N, D]`. Forward:
+   * the block with the tape off (no activation is kept). Backward: the block is run again under
+   * `tf.grads` with respect to `x` and every parameter it reads (the layer's weights and its LoRA
+   * adapters), and the vector-Jacobian product with `dy` is returned. Same values as without
+   * recomputation; one extra forward of the block per backward.
+   * @throws Error when LoRA dropout is on (its masks would differ between the two runs).
+   */
+  private checkpointed(
+    x: tf.Tensor,
+    i: number,
+    block: (xIn: tf.Tensor, i: number, c: BlockConstants) => tf.Tensor,
+    constants: BlockConstants,
+  ): tf.Tensor {
+    const prefix = `layers.${i}.`;
+    const params: tf.Tensor[] = [];
+    const seen = new Set<tf.Tensor>();
+    const add = (t: tf.Tensor): void => {
+      if (!seen.has(t)) {
+        seen.add(t);
+        params.push(t);
+      }
+    };
+    for (const name of Object.keys(parameterShapes(this.config))) {
+      if (!name.startsWith(prefix)) continue;
+      add(this.param(name));
+      const term = this.adapters?.(name, true);
+      if (term !== undefined) {
+        if (term.dropout !== undefined) {
+          throw new Error(
+            'Decoder: LoRA dropout cannot run with activation recomputation (the recomputed masks would differ); turn one of them off',
+          );
+        }
+        add(term.a);
+        add(term.b);
+      }
+    }
+    // The constants (RoPE tables, mask) are inputs too and saved: the caller's tidy frees the
+    // originals before the backward pass.
+    const consts: tf.Tensor[] =
+      constants.rope === undefined
+        ? [constants.maskBias]
+        : [constants.rope.cos, constants.rope.sin, constants.maskBias];
+    const unpack = (t: readonly tf.Tensor[]): BlockConstants =>
+      t.length === 1
+        ? { rope: undefined, maskBias: t[0] as tf.Tensor }
+        : {
+            rope: { cos: t[0] as tf.Tensor, sin: t[1] as tf.Tensor },
+            maskBias: t[2] as tf.Tensor,
+          };
+    const fn: CustomGradFn = (...args) => {
+      const xIn = args[0] as tf.Tensor;
+      const cIn = args.slice(1, 1 + consts.length) as tf.Tensor[];
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      save([xIn, ...cIn]);
+      return {
+        value: block(xIn, i, unpack(cIn)),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const xS = saved[0] as tf.Tensor;
+          const cS = unpack(saved.slice(1));
+          // The parameters are the very tensors the block reads, so tf.grads differentiates
+          // with respect to them.
+          const vjp = tf.grads((...ins: tf.Tensor[]) =>
+            tf.sum(tf.mul(block(ins[0] as tf.Tensor, i, cS), dy)),
+          );
+          // tfjs-core 4.22's engine.gradients, run inside the outer backward pass (gradient depth
+          // 0), replaces the engine's active tape and sets it to null when done, which the outer
+          // call then dereferences to free its saved tensors: keep the outer tape and put it back.
+          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const outerTape = state.activeTape;
+          let dx: tf.Tensor | undefined;
+          let dParams: tf.Tensor[];
+          try {
+            [dx, ...dParams] = vjp([xS, ...params]);
+          } finally {
+            state.activeTape = outerTape;
+          }
+          return [dx as tf.Tensor, ...saved.slice(1).map((t) => tf.zerosLike(t)), ...dParams];
+        },
+      };
+    };
+    return tf.customGrad(fn)(x, ...consts, ...params);
   }
 
   /** Output projection `[D, V]`: `lm_head.weight`, or `embed.weightᵀ` for tied heads. */

@@ -272,7 +272,7 @@ export class LoraAdapters {
       const b = m.outputs.map((o) => {
         const piece = fused ? `.${o.weight.split('.').at(-2) ?? ''}` : '';
         const bName = `lora:${m.module}.B${piece}`;
-        const v = tf.variable(tf.zeros([r, o.width]), true, prefix + bName);
+        const v = tf.tidy(() => tf.variable(tf.zeros([r, o.width]), true, prefix + bName));
         this.vars.set(bName, v);
         this.byWeight.set(o.weight, { a, b: v });
         return v;

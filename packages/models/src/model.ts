@@ -45,6 +45,13 @@ export interface CausalLMOptions {
    * chunks with recomputation in the backward pass. Same values either way (float32 rounding).
    */
   readonly logitsChunkElements?: number;
+  /**
+   * Activation recomputation (gradient checkpointing) in differentiable passes: each block keeps
+   * only its input and is recomputed in the backward pass (one more block forward per block;
+   * activation memory ∝ nLayers·N·D plus ONE block's activations instead of all of them).
+   * Default false. See `CausalLM.setActivationRecomputation`.
+   */
+  readonly activationRecomputation?: boolean;
 }
 
 let modelCounter = 0;
@@ -106,6 +113,7 @@ export class CausalLM implements Policy {
     matMulGradient: MatMulGradientMode,
     generateOptions: GenerateOptions = {},
     logitsChunkElements?: number,
+    recompute = false,
   ) {
     this.generateOptions = generateOptions;
     this.vocabSize = config.vocabSize;
@@ -129,6 +137,7 @@ export class CausalLM implements Policy {
     };
     this.decoder = new Decoder(config, lookup, createOps(matMulGradient));
     if (logitsChunkElements !== undefined) this.decoder.logitsChunkElements = logitsChunkElements;
+    this.decoder.recompute = recompute;
   }
 
   private alive(fn: string): void {
@@ -154,6 +163,21 @@ export class CausalLM implements Policy {
   trainableVariables(): ReadonlyMap<string, tf.Variable> {
     this.alive('trainableVariables');
     return this.adapters?.variables() ?? this.vars;
+  }
+
+  /** Whether differentiable passes recompute block activations (see `activationRecomputation`). */
+  get activationRecomputation(): boolean {
+    return this.decoder.recompute;
+  }
+
+  /**
+   * Turn activation recomputation on or off for later passes: same values and gradients, less
+   * memory, about one more forward pass of compute per training step. Incompatible with LoRA
+   * dropout (refused when both are on at the forward pass).
+   */
+  setActivationRecomputation(on: boolean): void {
+    this.alive('setActivationRecomputation');
+    this.decoder.recompute = on;
   }
 
   /** The attached LoRA adapters, or `undefined`. */
@@ -360,13 +384,19 @@ export function createCausalLM(config: ModelConfig, options: CausalLMOptions): C
       `createCausalLM: options.logitsChunkElements must be an integer ≥ 1, got ${String(chunk)}`,
     );
   }
+  const recompute = options.activationRecomputation ?? false;
+  if (typeof recompute !== 'boolean') {
+    throw new Error(
+      `createCausalLM: options.activationRecomputation must be a boolean, got ${String(recompute)}`,
+    );
+  }
   if (options.weights !== undefined) {
     validateWeights('createCausalLM', cfg, options.weights);
-    return new CausalLM(cfg, options.weights, mode, generateOptions, chunk);
+    return new CausalLM(cfg, options.weights, mode, generateOptions, chunk, recompute);
   }
   const init = initWeights({ config: cfg, seed: options.seed });
   try {
-    return new CausalLM(cfg, init, mode, generateOptions, chunk);
+    return new CausalLM(cfg, init, mode, generateOptions, chunk, recompute);
   } finally {
     tf.dispose(Object.values(init));
   }

@@ -171,7 +171,9 @@ describe('exportCausalLM', () => {
     const lora = model.addLora({ r: 2, loraAlpha: 4, targetModules: 'all-linear' }, { seed: 1 });
     // Non-zero B, as after training.
     for (const [name, v] of lora.variables()) {
-      if (name.includes('.B')) v.assign(tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 3), 0.1));
+      if (name.includes('.B')) {
+        tf.tidy(() => v.assign(tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 3), 0.1)));
+      }
     }
     const adapted = await logitsOf(model);
     await exportCausalLM(model, out, { sourceDir: src });
