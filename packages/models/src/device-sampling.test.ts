@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_SAMPLING_MIN_VOCAB, sampleOnDevice } from './device-sampling.js';
 import { sampleRows } from './generate.js';
-import type { SamplingSettings } from './generate.js';
+import type { SamplingSettings } from './sampling-settings.js';
 import { createCausalLM } from './model.js';
 import { createRng } from './rng.js';
 import { tinyGpt2Config, tinyLlamaConfig } from './testing/index.js';

@@ -4,7 +4,7 @@
  * more than a handful of kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { SamplingSettings } from './generate.js';
+import type { SamplingSettings } from './sampling-settings.js';
 
 /**
  * Vocabulary size from which `generate` samples on the device ({@link sampleOnDevice}) instead of

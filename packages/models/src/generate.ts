@@ -15,21 +15,14 @@ import {
 } from './device-sampling.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
+import type { SamplingSettings } from './sampling-settings.js';
 import { checkIds } from './score.js';
 
 function fail(argument: string, why: string): never {
   throw new Error(`generate: ${argument} ${why}`);
 }
 
-/** Sampling settings after validation. */
-export interface SamplingSettings {
-  /** τ; 0 = greedy. */
-  readonly temperature: number;
-  /** 0 = off. */
-  readonly topK: number;
-  /** 1 = off. */
-  readonly topP: number;
-}
+export type { SamplingSettings } from './sampling-settings.js';
 
 /**
  * Draw one token from a row of log-probs (`logProbs`, length V, already at temperature τ) with
