@@ -1,4 +1,4 @@
-export { defaultModelConfig, validateModelConfig } from './config.js';
+export { defaultModelConfig, headDimOf, validateModelConfig } from './config.js';
 export type { ModelConfig, ModelFamily } from './config.js';
 export { CausalLM, createCausalLM, validateWeights } from './model.js';
 export type { CausalLMOptions, LogitsRequest } from './model.js';
@@ -13,5 +13,24 @@ export {
   TOP_P_RELATIVE_SLACK,
 } from './device-sampling.js';
 export type { SamplingSettings } from './generate.js';
+export {
+  LoraAdapters,
+  loraConfigFromPeft,
+  loraConfigToPeft,
+  loraModules,
+  loraScale,
+  PEFT_PREFIX,
+  selectLoraModules,
+  validateLoraConfig,
+} from './lora.js';
+export type { LoraConfig, LoraModule } from './lora.js';
+export { chunkedTargetLogProbs, LOGITS_CHUNK_ELEMENTS } from './chunked-logits.js';
+export {
+  checkMemoryFits,
+  estimateMemory,
+  formatMemoryEstimate,
+  WASM_HEAP_LIMIT_BYTES,
+} from './memory.js';
+export type { MemoryEstimate, MemoryRequest } from './memory.js';
 export * from './optim/index.js';
 export * from './formats/index.js';

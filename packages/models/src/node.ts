@@ -20,3 +20,16 @@ export { readSafetensorsFile, writeSafetensorsFile } from './formats/safetensors
 export { readCharTokenizer, writeCharTokenizer } from './formats/tokenizer/char-tokenizer-file.js';
 export { readHfTokenizer, writeHfTokenizer } from './formats/tokenizer/hf-tokenizer-file.js';
 export { writeFileAtomic } from './formats/atomic-write.js';
+export {
+  exportCausalLM,
+  GENERATION_CONFIG_FILE,
+  HF_AUXILIARY_FILES,
+  readGenerationConfig,
+} from './formats/export-pretrained.js';
+export type { ExportOptions, GenerationConfig } from './formats/export-pretrained.js';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  loadLoraAdapter,
+  saveLoraAdapter,
+} from './lora-io.js';

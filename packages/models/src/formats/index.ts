@@ -37,3 +37,4 @@ export {
   HfTokenizer,
   loadNativeTokenizers,
 } from './tokenizer/hf-tokenizer.js';
+export { float32ToBf16Bits, serializeSafetensorsBf16 } from './bf16.js';
