@@ -370,6 +370,7 @@ void rms_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, 
  * in the order p = 0, 1, ... within each K block.
  *
  * `scratch` must hold min(k, GEMM_KC) · roundup(min(n, GEMM_NC), GEMM_NR) floats (at least 1).
+ * A single-row product (m = 1: decoding, one query per head) takes gemm_row instead.
  */
 #define GEMM_MR 4
 #define GEMM_NR 8
@@ -479,6 +480,87 @@ static inline void gemm_micro(int kc, const f32 *a0, const f32 *a1, const f32 *a
   if (mr > 3) gemm_store_row(c + 3 * ldc, c30, c31, nr);
 }
 
+/*
+ * One output row (m = 1, where opA is contiguous: csA is 1 for either layout), without packing:
+ * the GEMM's MR-row micro-kernel would compute three ignored rows and pack B for a single use.
+ * B stored [k, n] (csB = 1): 16 columns at a time, summed in k order like the GEMM. B stored
+ * [n, k] (rsB = 1, transposeB): four dot products at a time along contiguous k, each in four
+ * interleaved partial sums (so these round differently from a k-ordered sum, within the same
+ * error bound). Any other layout: a plain k-ordered loop.
+ */
+static void gemm_row(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, int n,
+                     int k, int rsB, int csB) {
+  if (csB == 1) {
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+      v4 c0 = hasBias ? wasm_v128_load(bias + j) : SPLAT(0.0f);
+      v4 c1 = hasBias ? wasm_v128_load(bias + j + 4) : SPLAT(0.0f);
+      v4 c2 = hasBias ? wasm_v128_load(bias + j + 8) : SPLAT(0.0f);
+      v4 c3 = hasBias ? wasm_v128_load(bias + j + 12) : SPLAT(0.0f);
+      const f32 *row = b + j;
+      for (int p = 0; p < k; p++, row += rsB) {
+        const v4 x = wasm_v128_load32_splat(a + p);
+        c0 = ADD(c0, MUL(x, wasm_v128_load(row)));
+        c1 = ADD(c1, MUL(x, wasm_v128_load(row + 4)));
+        c2 = ADD(c2, MUL(x, wasm_v128_load(row + 8)));
+        c3 = ADD(c3, MUL(x, wasm_v128_load(row + 12)));
+      }
+      wasm_v128_store(c + j, c0);
+      wasm_v128_store(c + j + 4, c1);
+      wasm_v128_store(c + j + 8, c2);
+      wasm_v128_store(c + j + 12, c3);
+    }
+    for (; j + 4 <= n; j += 4) {
+      v4 c0 = hasBias ? wasm_v128_load(bias + j) : SPLAT(0.0f);
+      const f32 *row = b + j;
+      for (int p = 0; p < k; p++, row += rsB)
+        c0 = ADD(c0, MUL(wasm_v128_load32_splat(a + p), wasm_v128_load(row)));
+      wasm_v128_store(c + j, c0);
+    }
+    for (; j < n; j++) {
+      f32 sum = hasBias ? bias[j] : 0.0f;
+      for (int p = 0; p < k; p++) sum += a[p] * b[p * rsB + j];
+      c[j] = sum;
+    }
+  } else if (rsB == 1) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const f32 *r0 = b + j * csB, *r1 = r0 + csB, *r2 = r1 + csB, *r3 = r2 + csB;
+      v4 s0 = SPLAT(0.0f), s1 = SPLAT(0.0f), s2 = SPLAT(0.0f), s3 = SPLAT(0.0f);
+      int p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const v4 x = wasm_v128_load(a + p);
+        s0 = ADD(s0, MUL(x, wasm_v128_load(r0 + p)));
+        s1 = ADD(s1, MUL(x, wasm_v128_load(r1 + p)));
+        s2 = ADD(s2, MUL(x, wasm_v128_load(r2 + p)));
+        s3 = ADD(s3, MUL(x, wasm_v128_load(r3 + p)));
+      }
+      f32 t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3);
+      for (; p < k; p++) {
+        t0 += a[p] * r0[p];
+        t1 += a[p] * r1[p];
+        t2 += a[p] * r2[p];
+        t3 += a[p] * r3[p];
+      }
+      c[j] = (hasBias ? bias[j] : 0.0f) + t0;
+      c[j + 1] = (hasBias ? bias[j + 1] : 0.0f) + t1;
+      c[j + 2] = (hasBias ? bias[j + 2] : 0.0f) + t2;
+      c[j + 3] = (hasBias ? bias[j + 3] : 0.0f) + t3;
+    }
+    for (; j < n; j++) {
+      f32 sum = hasBias ? bias[j] : 0.0f;
+      for (int p = 0; p < k; p++) sum += a[p] * b[j * csB + p];
+      c[j] = sum;
+    }
+  } else {
+    for (int j = 0; j < n; j++) {
+      f32 sum = hasBias ? bias[j] : 0.0f;
+      for (int p = 0; p < k; p++) sum += a[p] * b[p * rsB + j * csB];
+      c[j] = sum;
+    }
+  }
+}
+
 __attribute__((export_name("gemm")))
 void gemm(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, f32 *scratch, int m,
           int n, int k, int rsA, int csA, int rsB, int csB, int batch, int strideA, int strideB) {
@@ -486,6 +568,10 @@ void gemm(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, f32 
     const f32 *ae = a + e * strideA;
     const f32 *be = b + e * strideB;
     f32 *ce = c + e * m * n;
+    if (m == 1) {
+      gemm_row(ae, be, ce, bias, hasBias, n, k, rsB, csB);
+      continue;
+    }
     for (int jc = 0; jc < n; jc += GEMM_NC) {
       const int nc = imin(GEMM_NC, n - jc);
       int pc = 0;

@@ -74,6 +74,10 @@ describe('SIMD128 GEMM as the wasm BatchMatMul', () => {
     [70, 257, 9],
     [6, 20, 523],
     [2, 513, 3],
+    // m = 1 runs the single-row path (16- and 4-column blocks and tails; dot products over k).
+    [1, 300, 37],
+    [1, 7, 16],
+    [1, 1030, 5],
   ] as const;
   it.each(SHAPES.flatMap(([m, k, n]) => FLAGS.map(([ta, tb]) => [m, k, n, ta, tb] as const)))(
     '[%i×%i]·[%i×…] (m, k, n) transposeA %s transposeB %s matches the float64 oracle',
@@ -91,6 +95,28 @@ describe('SIMD128 GEMM as the wasm BatchMatMul', () => {
           .dataSync(),
       ) as Float32Array;
       expectMatMul(got, a, b, { m, k, n, transposeA, transposeB }, [[0, 0]]);
+    },
+  );
+
+  it.each(FLAGS)(
+    'single rows in a batch (decoding: [8, 1, 40]·[8, 40, 21]), transposeA %s transposeB %s',
+    (transposeA, transposeB) => {
+      const [m, k, n] = [1, 40, 21];
+      const a = seededUniform(21, 8 * k);
+      const b = seededUniform(22, 8 * k * n);
+      const got = tf.tidy(
+        () =>
+          tf
+            .matMul(
+              tf.tensor3d(a, [8, ...(transposeA ? [k, m] : [m, k])] as [number, number, number]),
+              tf.tensor3d(b, [8, ...(transposeB ? [n, k] : [k, n])] as [number, number, number]),
+              transposeA,
+              transposeB,
+            )
+            .dataSync() as Float32Array,
+      );
+      const entries = Array.from({ length: 8 }, (_, e) => [e, e] as const);
+      expectMatMul(got, a, b, { m, k, n, transposeA, transposeB }, entries);
     },
   );
 
@@ -283,6 +309,34 @@ describe('SIMD128 GEMM as the wasm _FusedMatMul', () => {
       );
       expect(wasm.length).toBe(cpu.length);
       wasm.forEach((v, i) => expect(v).toBeCloseTo(cpu[i]!, 5));
+    },
+  );
+
+  it.each([false, true])(
+    'one row with a bias of n values (transposeB %s) adds the bias once',
+    (transposeB) => {
+      const a = seededUniform(31, 50);
+      const b = seededUniform(32, 50 * 19);
+      const bias = seededUniform(33, 19);
+      const got = tf.tidy(
+        () =>
+          tf.fused
+            .matMul({
+              a: tf.tensor2d(a, [1, 50]),
+              b: tf.tensor2d(b, transposeB ? [19, 50] : [50, 19]),
+              transposeB,
+              bias: tf.tensor1d(bias),
+            })
+            .dataSync() as Float32Array,
+      );
+      expectMatMul(
+        got,
+        a,
+        b,
+        { m: 1, k: 50, n: 19, transposeA: false, transposeB },
+        [[0, 0]],
+        bias,
+      );
     },
   );
 
