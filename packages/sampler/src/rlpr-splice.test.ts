@@ -381,3 +381,57 @@ describe('RLPR string splice scoring (rlpr.splice = string)', () => {
     );
   });
 });
+
+describe('RLPR id splice on a vocabulary whose answer tag merges with the answer', () => {
+  // '>-' merges the tag's last character with a minus sign, as Qwen3's BPE does.
+  const bpe = greedyTokenizer([
+    ...new Set(TEST_ALPHABET),
+    '</think>',
+    '<answer',
+    '>-',
+    '</answer>',
+  ]);
+  const ctx = buildContexts({ tokenizer: bpe, tags: DEFAULT_TAGS, question: 'q', answer: '-7' });
+
+  it('re-splits the merged token: sampled ids before it, then enc of the rest of the tag', () => {
+    const ids = bpe.encode('so</think>\n<answer>-8</answer>');
+    expect(ids.map((id) => bpe.decode([id]))).toContain('>-');
+    const { request, splice } = buildRlprSpliceRequest({
+      rollouts: [{ exampleIndex: 0, responseIds: ids }],
+      contexts: [ctx],
+      tokenizer: bpe,
+      tags: DEFAULT_TAGS,
+    });
+    expect(splice).toEqual(['own-answer-open-split']);
+    const seq = request.sequences[0] as number[];
+    const kept = ids.indexOf(bpe.id('>-'));
+    expect(seq).toEqual([
+      ...ctx.priorPrefix,
+      ...ids.slice(0, kept),
+      bpe.id('>'),
+      ...ctx.answer,
+      ...ctx.answerClose,
+    ]);
+    expect(request.spans.answer[0]).toEqual({
+      start: ctx.priorPrefix.length + kept + 1,
+      length: ctx.answer.length,
+    });
+    // Without tokenizer and tags there is nothing to re-split with.
+    const plain = buildRlprSpliceRequest({
+      rollouts: [{ exampleIndex: 0, responseIds: ids }],
+      contexts: [ctx],
+    });
+    expect(plain.splice).toEqual(['after-think-close']);
+  });
+
+  it('keeps the after-think-close fallback when the response has no answer tag', () => {
+    const noTag = bpe.encode('so</think>\n-8');
+    const out = buildRlprSpliceRequest({
+      rollouts: [{ exampleIndex: 0, responseIds: noTag }],
+      contexts: [ctx],
+      tokenizer: bpe,
+      tags: DEFAULT_TAGS,
+    });
+    expect(out.splice).toEqual(['after-think-close']);
+  });
+});

@@ -10,6 +10,7 @@ import type { ExampleContexts } from './contexts.js';
 import type { Policy, ScoredSpan, ScoreRequest, TokenSpan, Tokenizer } from './policy.js';
 import { findOwnAnswerOpen } from './responses.js';
 import type { ResponseRollout, ScoreResponsesArgs } from './responses.js';
+import { shortestPrefixReaching } from './ids.js';
 import { scoreBlocks, temperatureField } from './score-blocks.js';
 import { contextsOfRollouts } from './score-traces.js';
 import type { Tags } from './templates.js';
@@ -18,6 +19,14 @@ import type { Tags } from './templates.js';
 export type SpliceMode =
   /** After the model's own `answerOpen` ids (the normal case). */
   | 'own-answer-open'
+  /**
+   * The model wrote its own `answerOpen` after `thinkClose`, but a BPE merged the tag's last
+   * characters with the answer into one token (`>-`, `>\n`, `>$` on Qwen3), so no id boundary
+   * ends the tag: spliced after the sampled ids before that token ‖ `enc(the rest of the tag)`
+   * (`enc('>')`). Needs `tokenizer` and `tags`. A well-formed response; only the tag's last token
+   * is re-encoded.
+   */
+  | 'own-answer-open-split'
   /** No own `answerOpen` after `thinkClose`: spliced after `thinkClose` ‖ `enc('\n<answer>')`. */
   | 'after-think-close'
   /** No `thinkClose` either: whole response ‖ `enc('</think>')` ‖ `enc('\n<answer>')`. */
@@ -36,11 +45,42 @@ export interface RlprSpliceArgs extends ScoreResponsesArgs {
     'exampleIndex' | 'responseIds' | 'answerOpenEnd'
   >[];
   /**
-   * With `tags`, enables the text fallback of {@link findOwnAnswerOpen}: a model answer tag
-   * written with a non-canonical segmentation is still spliced after (recommended).
+   * With `tags`, enables the text fallback of {@link findOwnAnswerOpen} (a model answer tag
+   * written with a non-canonical segmentation is still spliced after) and the
+   * `'own-answer-open-split'` re-split of a tag merged with the answer (recommended; needed on
+   * BPE vocabularies whose answer tag is ordinary text, as Qwen3's).
    */
   readonly tokenizer?: Tokenizer;
   readonly tags?: Tags;
+}
+
+/**
+ * The model's own `answerOpen` (the first after the first `thinkClose`, found on the decoded text)
+ * when its last characters share a token with what follows: how many sampled ids precede that
+ * token (`keep`) and the text from their end to the tag's end (`rest`, `'>'`). Undefined when
+ * the tag is absent or ends on a token boundary, when the ids before the merged token do not
+ * decode to a prefix of the text, or when that token starts before the end of `thinkClose`.
+ * O(log n) decodes ({@link shortestPrefixReaching}).
+ */
+function splitOwnAnswerOpen(
+  ids: readonly number[],
+  tokenizer: Tokenizer,
+  tags: Tags,
+): { keep: number; rest: string } | undefined {
+  const decode = (x: readonly number[]): string => tokenizer.decode(x);
+  const text = decode(ids);
+  const closeAt = text.indexOf(tags.thinkClose);
+  if (closeAt < 0) return undefined;
+  const closeEnd = closeAt + tags.thinkClose.length;
+  const openAt = text.indexOf(tags.answerOpen, closeEnd);
+  if (openAt < 0) return undefined;
+  const target = openAt + tags.answerOpen.length;
+  const reached = shortestPrefixReaching(decode, ids, target);
+  if (reached === undefined || reached.decoded.length === target) return undefined;
+  const keep = reached.k - 1;
+  const kept = decode(ids.slice(0, keep));
+  if (kept.length < closeEnd || text.slice(0, kept.length) !== kept) return undefined;
+  return { keep, rest: text.slice(kept.length, target) };
 }
 
 /** Pure RLPR-SPLICE request plus the splice mode of every row. */
@@ -63,20 +103,29 @@ export function buildRlprSpliceRequest(args: RlprSpliceArgs & { readonly maxCont
         `${fn}: rollouts[${b}].answerOpenEnd ${given} is not an index in [1, ${ids.length}] of its responseIds`,
       );
     }
-    const found = findOwnAnswerOpen(
-      ids,
-      ctx,
+    const text =
       args.tokenizer !== undefined && args.tags !== undefined
         ? { tokenizer: args.tokenizer, tags: args.tags }
-        : undefined,
-    );
+        : undefined;
+    const found = findOwnAnswerOpen(ids, ctx, text);
     const thinkCloseEnd = found.thinkCloseEnd;
     const answerOpenEnd = given ?? found.answerOpenEnd;
+    const split =
+      answerOpenEnd === undefined && text !== undefined
+        ? splitOwnAnswerOpen(ids, text.tokenizer, text.tags)
+        : undefined;
     let head: number[];
     let mode: SpliceMode;
     if (answerOpenEnd !== undefined) {
       head = [...ctx.priorPrefix, ...ids.slice(0, answerOpenEnd)];
       mode = 'own-answer-open';
+    } else if (split !== undefined && text !== undefined) {
+      head = [
+        ...ctx.priorPrefix,
+        ...ids.slice(0, split.keep),
+        ...text.tokenizer.encode(split.rest),
+      ];
+      mode = 'own-answer-open-split';
     } else if (thinkCloseEnd !== undefined) {
       head = [...ctx.priorPrefix, ...ids.slice(0, thinkCloseEnd), ...ctx.answerOpen];
       mode = 'after-think-close';
@@ -101,10 +150,12 @@ export function buildRlprSpliceRequest(args: RlprSpliceArgs & { readonly maxCont
 /**
  * RLPR-SPLICE scoring (methods.md §1, §2, §6 reward step 1) [OURS on ids]: the sampled ids
  * through the model's own `answerOpen` ‖ `enc(y)` ‖ `enc('</answer>')`, scoring `enc(y)` only,
- * in one `policy.scoreTokens` call. Rows without an own `answerOpen` after `thinkClose` are
- * spliced after `thinkClose` ‖ `enc('\n<answer>')` (or after the whole response) and flagged in
- * `splice`; rows whose spliced sequence exceeds `policy.maxContext` are flagged `'over-long'` and
- * score the baseline sequence instead (RLPR gives malformed and over-long rows `r = 0`).
+ * in one `policy.scoreTokens` call. With `tokenizer` and `tags`, an own tag whose last token
+ * merged with the answer (`>-` on Qwen3) is re-split there (`'own-answer-open-split'`). Rows
+ * without an own `answerOpen` after `thinkClose` are spliced after `thinkClose` ‖
+ * `enc('\n<answer>')` (or after the whole response) and flagged in `splice`; rows whose spliced
+ * sequence exceeds `policy.maxContext` are flagged `'over-long'` and score the baseline sequence
+ * instead (RLPR gives malformed and over-long rows `r = 0`).
  *
  * @returns `{ logProbs, mask }` `[B, A]` (A = longest `enc(y)`) and `splice` `[B]`.
  */

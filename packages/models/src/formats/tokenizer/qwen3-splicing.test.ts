@@ -568,20 +568,20 @@ describe('RLPR and VeriFree splices on Qwen3', () => {
     { exampleIndex: 7, text: 'Japan</think>\nno answer tag' },
   ].map((r) => ({ ...r, responseIds: enc(r.text) }));
 
-  it('the id splice scores exactly enc(y) after the model’s own <answer>, or flags the row', () => {
+  it('the id splice scores exactly enc(y) after the model’s own <answer>, re-split where it merged', () => {
     const { request, splice } = buildRlprSpliceRequest({
       rollouts: responses,
       contexts,
       tokenizer: qwen3,
       tags,
     });
-    // Rows whose '>' merged with the answer's first character have no token boundary after
-    // <answer>: the reference answer is spliced after </think> + '\n<answer>' instead.
+    // Rows whose '>' merged with the answer's first character ('>-', '>\n') have no token
+    // boundary after <answer>: the merged token is re-split, the model's ids before it kept.
     expect(splice).toEqual([
       'own-answer-open',
       'own-answer-open',
-      'after-think-close',
-      'after-think-close',
+      'own-answer-open-split',
+      'own-answer-open-split',
       'own-answer-open',
       'after-think-close',
     ]);
@@ -591,16 +591,26 @@ describe('RLPR and VeriFree splices on Qwen3', () => {
       const span = request.spans.answer[b] as { start: number; length: number };
       expect(seq.slice(span.start, span.start + span.length)).toEqual(ctx.answer);
       expect(seq.slice(0, ctx.priorPrefix.length)).toEqual(ctx.priorPrefix);
-      const ownEnd =
-        splice[b] === 'own-answer-open'
-          ? r.text.indexOf('<answer>') + 8
-          : r.text.indexOf('</think>') + 8;
-      const head =
-        prompt(r.exampleIndex) +
-        r.text.slice(0, ownEnd) +
-        (splice[b] === 'own-answer-open' ? '' : '\n<answer>');
+      const own = splice[b] !== 'after-think-close';
+      const ownEnd = own ? r.text.indexOf('<answer>') + 8 : r.text.indexOf('</think>') + 8;
+      const head = prompt(r.exampleIndex) + r.text.slice(0, ownEnd) + (own ? '' : '\n<answer>');
       expect(qwen3.decode(seq)).toBe(head + (EXAMPLES[r.exampleIndex]?.answer ?? '') + '</answer>');
+      if (splice[b] === 'own-answer-open-split') {
+        // The sampled ids up to the merged token, verbatim; then '>' alone.
+        const kept = span.start - ctx.priorPrefix.length - 1;
+        expect(seq.slice(ctx.priorPrefix.length, span.start - 1)).toEqual(
+          r.responseIds.slice(0, kept),
+        );
+        expect(pieces(r.responseIds.slice(kept, kept + 1))[0]?.startsWith('>')).toBe(true);
+        expect(pieces(seq.slice(span.start - 1, span.start))).toEqual(['>']);
+      }
     });
+    // Without the tokenizer and tags the merged rows fall back to splicing after </think>.
+    const idsOnly = buildRlprSpliceRequest({
+      rollouts: responses.map(({ exampleIndex, responseIds }) => ({ exampleIndex, responseIds })),
+      contexts,
+    });
+    expect(idsOnly.splice.slice(2, 4)).toEqual(['after-think-close', 'after-think-close']);
   });
 
   it('the string splice selects the tokens overlapping y by real offsets, as the native offsets would', async () => {
