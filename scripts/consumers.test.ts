@@ -64,32 +64,31 @@ const packages = readdirSync(join(root, 'packages'))
 const SPECIFIERS = {
   tf: '@tensorflow/tfjs-core',
   kl: '@covrl/kl-estimators',
-  klTesting: '@covrl/kl-estimators/testing',
   grpo: '@covrl/grpo',
-  grpoTesting: '@covrl/grpo/testing',
   rewards: '@covrl/rewards',
-  rewardsTesting: '@covrl/rewards/testing',
   objectives: '@covrl/objectives',
-  objectivesTesting: '@covrl/objectives/testing',
   sampler: '@covrl/sampler',
-  samplerTesting: '@covrl/sampler/testing',
   data: '@covrl/data',
-  dataTesting: '@covrl/data/testing',
   models: '@covrl/models',
-  modelsTesting: '@covrl/models/testing',
   utils: '@covrl/utils',
   utilsRng: '@covrl/utils/rng',
-  blas: '@covrl/tfjs-wasm-blas',
-  blasTesting: '@covrl/tfjs-wasm-blas/testing',
 } as const;
+/** Node-only entries (file I/O, native code) and the test fixtures (`./testing`, Node only). */
 const NODE_SPECIFIERS = {
+  blas: '@covrl/tfjs-wasm-blas',
+  dataTesting: '@covrl/data/testing',
   dataNode: '@covrl/data/node',
   modelsNode: '@covrl/models/node',
   utilsNode: '@covrl/utils/node',
 } as const;
-/** Entries that must bundle for a browser (everything but Node-only packages and subpaths). */
-const BROWSER_SPECIFIERS = Object.fromEntries(
-  Object.entries(SPECIFIERS).filter(([key]) => !key.startsWith('blas') && !key.endsWith('Testing')),
+/** Every package's `./testing` entry, each checked to load and export something. */
+const TESTING_SPECIFIERS = Object.fromEntries(
+  packages
+    .filter(({ pkg }) => pkg.exports?.['./testing'] !== undefined)
+    .map(({ pkg }) => [
+      `testing_${pkg.name.replace(/^@covrl\//, '').replace(/-/g, '_')}`,
+      `${pkg.name}/testing`,
+    ]),
 );
 
 const BROWSER_CHECKS = `
@@ -123,8 +122,13 @@ const BROWSER_CHECKS = `
 `;
 
 const NODE_CHECKS = `
+  // Loads the optional native nblas from the installed package's location (src/module-require.cjs,
+  // the same file in both builds); no wasm backend here, so it declines after loading it.
+  const blasStatus = blas.enableWasmBlas();
+  const nblasExpected = process.env['COVRL_EXPECT_NBLAS'] === '1';
+  check('tfjs-wasm-blas finds nblas exactly when it is built', nblasExpected === (blasStatus.blas !== undefined) && (nblasExpected || /nblas/.test(blasStatus.reason ?? '')), blasStatus);
   check('tfjs-wasm-blas classifyBlasLibrary', blas.classifyBlasLibrary({ mappedPaths: ['/usr/lib/libopenblas.so.0'] }).kind === 'optimized', blas.classifyBlasLibrary({ mappedPaths: [] }));
-  const testing = [klTesting, grpoTesting, rewardsTesting, objectivesTesting, samplerTesting, dataTesting, modelsTesting, blasTesting];
+  const testing = [TESTING_MODULES];
   check('every ./testing subpath loads', testing.every((m) => Object.keys(m).length > 0), testing.map((m) => Object.keys(m).length));
   const dir = mkdtempSync(join(tmpdir(), 'covrl-consumer-'));
   try {
@@ -149,7 +153,9 @@ const NODE_BUILTINS = {
 
 /** A consumer program: imports in the given style, a `check` helper, the checks, a final line. */
 function program(style: 'cjs' | 'esm', typed: boolean, withNode: boolean): string {
-  const specifiers = withNode ? { ...SPECIFIERS, ...NODE_SPECIFIERS } : BROWSER_SPECIFIERS;
+  const specifiers = withNode
+    ? { ...SPECIFIERS, ...NODE_SPECIFIERS, ...TESTING_SPECIFIERS }
+    : SPECIFIERS;
   const imports = Object.entries(specifiers).map(([name, spec]) =>
     style === 'cjs' ? `const ${name} = require('${spec}');` : `import * as ${name} from '${spec}';`,
   );
@@ -179,7 +185,9 @@ function program(style: 'cjs' | 'esm', typed: boolean, withNode: boolean): strin
     `}`,
     `async function main() {`,
     strip(BROWSER_CHECKS),
-    withNode ? strip(NODE_CHECKS) : '',
+    withNode
+      ? strip(NODE_CHECKS).replace('TESTING_MODULES', Object.keys(TESTING_SPECIFIERS).join(', '))
+      : '',
     `  return passed;`,
     `}`,
     `main().then((n) => report(\`consumer ok: \${n} checks\`), (error) => report(\`consumer failed: \${String(error && error.stack || error)}\`));`,
@@ -190,8 +198,17 @@ let scratch = '';
 
 /** Run a consumer script with node; returns its stdout. */
 async function node(file: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [file], { cwd: dirname(file) });
+  const { stdout } = await run(process.execPath, [file], {
+    cwd: dirname(file),
+    env: { ...process.env, COVRL_EXPECT_NBLAS: nblasBuilt() ? '1' : '0', COVRL_BLAS: '' },
+  });
   return stdout;
+}
+
+/** Whether the workspace has the optional nblas binding built (no OpenBLAS: it is not). */
+function nblasBuilt(): boolean {
+  const dir = workspaceCopy('nblas');
+  return dir !== undefined && existsSync(join(dir, 'build', 'Release', 'nblas.node'));
 }
 
 /** Write `files` under scratch/consumers/<name>; returns that directory. */
@@ -355,7 +372,9 @@ describe('installed tarballs', () => {
   });
 
   it('cover every exported entry of every package', () => {
-    const checked = new Set<string>(Object.values({ ...SPECIFIERS, ...NODE_SPECIFIERS }));
+    const checked = new Set<string>(
+      Object.values({ ...SPECIFIERS, ...NODE_SPECIFIERS, ...TESTING_SPECIFIERS }),
+    );
     const exported = packages.flatMap(({ pkg }) =>
       Object.keys(pkg.exports ?? {})
         .filter((subpath) => subpath !== './package.json')
@@ -464,7 +483,7 @@ describe('consumers', () => {
     expect(
       inputs.filter((path) => path.startsWith('node:') || /(^|\/)dist\/cjs\//.test(path)),
     ).toEqual([]);
-    for (const spec of Object.values(BROWSER_SPECIFIERS).filter((s) => s.startsWith('@covrl/'))) {
+    for (const spec of Object.values(SPECIFIERS).filter((s) => s.startsWith('@covrl/'))) {
       expect(
         inputs.some((path) =>
           path.includes(`node_modules/${spec.split('/').slice(0, 2).join('/')}/dist/`),
