@@ -51,5 +51,46 @@ export const addition = defineFamily<Problem>({
     const finalAnswer = String(Number(out.reverse().join('')));
     return { trace: `${parts.join(', ')}, so ${finalAnswer}`, finalAnswer };
   },
+  check({ a, b }, text) {
+    // Grammar: `x+y[+c]=s` per column from the right, joined by `, `, then `, so <answer>`.
+    const parts = text.trim().split(/,\s*/);
+    const last = parts.pop() ?? '';
+    const so = /^so (\d+)$/.exec(last);
+    const da = digitsOf(a);
+    const db = digitsOf(b);
+    const columns = Math.max(da.length, db.length);
+    let parsed = so !== null && parts.length === columns;
+    let wrongSteps = 0;
+    let carry = 0;
+    const out: number[] = [];
+    for (const [i, part] of parts.entries()) {
+      const m = /^(\d)\+(\d)(?:\+(\d))?=(\d+)$/.exec(part);
+      if (m === null) {
+        parsed = false;
+        break;
+      }
+      const [x, y, c, sum] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0), Number(m[4])];
+      // A step is right when it reads the column's digits and carry and adds them correctly.
+      if (x !== (da[i] ?? 0) || y !== (db[i] ?? 0) || c !== carry || sum !== x + y + c) {
+        wrongSteps += 1;
+      }
+      out.push(sum % 10);
+      carry = sum >= 10 ? 1 : 0;
+    }
+    if (carry > 0) out.push(carry);
+    const fromColumns = out.length === 0 ? undefined : String(Number(out.reverse().join('')));
+    // The stated result must be what the columns give.
+    if (so !== null && parsed && so[1] !== undefined && Number(so[1]) !== Number(fromColumns)) {
+      wrongSteps += 1;
+    }
+    const traceAnswer = so === null ? undefined : String(Number(so[1]));
+    return {
+      stepCorrect: parsed && wrongSteps === 0,
+      parsed,
+      steps: parts.length + (so === null ? 0 : 1),
+      wrongSteps,
+      traceAnswer,
+    };
+  },
   normalise: normaliseInteger,
 });

@@ -150,6 +150,23 @@ describe.each(all.map((f) => [f.name, f] as const))('%s', (name, family) => {
     );
   });
 
+  it('trace checker (where the family has one): written traces are step-correct iff clean', () => {
+    const check = family.checkTrace;
+    if (check === undefined) return;
+    const rng = new Rng(21);
+    for (const difficulty of LEVELS) {
+      for (const example of family.generate({ seed: 8, count: 300, difficulty })) {
+        const written = family.writeTrace(example, { errorRate: 0.3, rng });
+        const verdict = check(example, written.trace);
+        expect(verdict.parsed).toBe(true);
+        expect(verdict.stepCorrect).toBe(!written.corrupted);
+        expect(verdict.traceAnswer).toBe(written.finalAnswer);
+        // A trace cut short is never step-correct.
+        expect(check(example, written.trace.slice(0, -2)).stepCorrect).toBe(false);
+      }
+    }
+  });
+
   it('refuses to trace a question of another family', () => {
     const foreign = {
       id: 'x',
@@ -200,6 +217,39 @@ describe('trace fixtures', () => {
       trace('ordering', 'Ann has 7 coins, Bob has 3, Cat has 5. Who has the 2nd most?', 'Cat')
         .trace,
     ).toBe('Ann 7, Cat 5, Bob 3; 2nd is Cat');
+  });
+
+  it('checks addition traces column by column', () => {
+    const ex = {
+      id: 'c',
+      question: 'What is 487+356?',
+      answer: '843',
+      domain: 'math' as const,
+      family: 'addition',
+    };
+    const check = (t: string) => families.addition.checkTrace?.(ex, t);
+    expect(check('7+6=13, 8+5+1=14, 4+3+1=8, so 843')).toEqual({
+      stepCorrect: true,
+      parsed: true,
+      steps: 4,
+      wrongSteps: 0,
+      traceAnswer: '843',
+    });
+    // A wrong column sum, a dropped carry, a misread digit, a result the columns do not give.
+    expect(check('7+6=12, 8+5+1=14, 4+3+1=8, so 842')).toMatchObject({
+      stepCorrect: false,
+      wrongSteps: 1,
+    });
+    expect(check('7+6=13, 8+5=13, 4+3+1=8, so 833')).toMatchObject({
+      stepCorrect: false,
+      wrongSteps: 1,
+    });
+    expect(check('7+6=13, 8+4+1=13, 4+3+1=8, so 833')?.stepCorrect).toBe(false);
+    expect(check('7+6=13, 8+5+1=14, 4+3+1=8, so 943')).toMatchObject({
+      stepCorrect: false,
+      wrongSteps: 1,
+    });
+    expect(check('7+6=13, 8+5+1=14, so 843')).toMatchObject({ stepCorrect: false, parsed: false });
   });
 
   it('verifies by family rules', () => {
