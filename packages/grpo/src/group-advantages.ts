@@ -2,15 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AdvantageMethod, AdvantageMethodName } from './advantage-methods.js';
 import { advantageMethods } from './advantage-methods.js';
 import { resolve } from '@covrl/utils';
-import {
-  asFloat32,
-  assertFinite,
-  assertIntegerAtLeast,
-  assertNumberIn,
-  assertRank,
-  assertTensor,
-  fail,
-} from '@covrl/utils';
+import { groupedRewardsLength } from './internal/grouped-rewards.js';
+import { asFloat32, assertFinite, assertNumberIn, fail } from '@covrl/utils';
 
 /** Input of {@link groupAdvantages}. */
 export interface GroupAdvantagesInput {
@@ -48,14 +41,7 @@ export interface GroupAdvantagesInput {
  */
 export function groupAdvantages(x: GroupAdvantagesInput): tf.Tensor {
   const fn = 'groupAdvantages';
-  if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
-  assertTensor(fn, 'rewards', x.rewards);
-  assertRank(fn, 'rewards', x.rewards, 1);
-  assertIntegerAtLeast(fn, 'groupSize', x.groupSize, 2);
-  const n = x.rewards.shape[0] ?? 0;
-  if (n % x.groupSize !== 0) {
-    fail(fn, 'groupSize', `${x.groupSize} does not divide the ${n} rewards; pass whole groups`);
-  }
+  const n = groupedRewardsLength(fn, x);
   const epsilon = x.epsilon ?? 1e-6;
   assertNumberIn(fn, 'epsilon', epsilon, 0, Number.MAX_VALUE);
   if (x.validate ?? true) assertFinite(fn, 'rewards', x.rewards);

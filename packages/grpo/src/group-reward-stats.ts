@@ -1,12 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  assertFinite,
-  assertIntegerAtLeast,
-  assertNumberIn,
-  assertRank,
-  assertTensor,
-  fail,
-} from '@covrl/utils';
+import { assertFinite, assertNumberIn } from '@covrl/utils';
+import { groupedRewardsLength } from './internal/grouped-rewards.js';
 
 /** Per-group reward statistics, as plain numbers for metrics and the std filter. */
 export interface GroupRewardStats {
@@ -42,14 +36,7 @@ export function groupRewardStats(x: {
   readonly zeroTolerance?: number;
 }): GroupRewardStats {
   const fn = 'groupRewardStats';
-  if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
-  assertTensor(fn, 'rewards', x.rewards);
-  assertRank(fn, 'rewards', x.rewards, 1);
-  assertIntegerAtLeast(fn, 'groupSize', x.groupSize, 2);
-  const n = x.rewards.shape[0] ?? 0;
-  if (n % x.groupSize !== 0) {
-    fail(fn, 'groupSize', `${x.groupSize} does not divide the ${n} rewards; pass whole groups`);
-  }
+  const n = groupedRewardsLength(fn, x);
   const zeroTolerance = x.zeroTolerance ?? 1e-8;
   assertNumberIn(fn, 'zeroTolerance', zeroTolerance, 0, Number.MAX_VALUE);
   assertFinite(fn, 'rewards', x.rewards);

@@ -8,6 +8,7 @@ import { float32Fields, validateFields } from './internal/fields.js';
 import type { CovrlKlEstimator } from './internal/kl-term.js';
 import { covrlKlTerm } from './internal/kl-term.js';
 import type { NumberRange } from '@covrl/utils';
+import { ppoRanges } from './internal/ranges.js';
 import { logMixture, numberInRange } from '@covrl/utils';
 import {
   maskedMax,
@@ -113,13 +114,9 @@ export const covrlLossDefaults = Object.freeze({
 export const covrlLossRanges = Object.freeze({
   alpha: { min: 0, max: 1 },
   priorWeight: compositeKlRanges.priorWeight,
-  // 1 would allow a clipped ratio of 0.
-  clipLow: { min: 0, max: 1, maxExclusive: true },
-  clipHigh: { min: 0, max: Number.MAX_VALUE },
+  ...ppoRanges,
   klCoef: { min: 0, max: Number.MAX_VALUE },
   nllCoef: { min: 0, max: Number.MAX_VALUE },
-  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
-  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
 } as const satisfies Record<string, NumberRange>);
 
 /**

@@ -12,6 +12,7 @@ import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages
 import { float32Fields, validateFields } from './internal/fields.js';
 import { maskedMax, maskedMin, perRow, readScalars, zeroPadding } from './internal/masked.js';
 import type { NumberRange } from '@covrl/utils';
+import { ppoRanges } from './internal/ranges.js';
 import { numberInRange, resolve } from '@covrl/utils';
 import { stopGradient } from './internal/stop-gradient.js';
 import { fail } from '@covrl/utils';
@@ -97,11 +98,7 @@ export const verifreeAnswerTermWeights = Object.freeze(['reward', 'adv', '1'] as
 
 /** The allowed range of each numeric option of {@link verifreeLoss}, checked by the loss itself. */
 export const verifreeLossRanges = Object.freeze({
-  // 1 would allow a clipped ratio of 0.
-  clipLow: { min: 0, max: 1, maxExclusive: true },
-  clipHigh: { min: 0, max: Number.MAX_VALUE },
-  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
-  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
+  ...ppoRanges,
 } as const satisfies Record<string, NumberRange>);
 
 /**

@@ -6,17 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** A seeded uniform RNG on [0, 1) (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform RNG on [0, 1) (`@covrl/utils`' mulberry32). */
+export { mulberry32 } from '@covrl/utils';
+export { leakedTensors, numericGradient } from '@covrl/utils/testing';
+import { mulberry32 } from '@covrl/utils';
 
 /** Seeded rewards as plain numbers: `'binary'` (0/1, like a verifier), `'uniform'` on [0, 1), or `'normal'`. */
 export function seededRewardValues(
@@ -70,26 +63,4 @@ export function seededMask(
     for (let t = 0; t < length; t += 1) values[b * columns + t] = 1;
   }
   return tf.tensor2d(values, [rows, columns]);
-}
-
-/** Central finite differences of a float64 function (compare with TF.js gradients at ~1e-2). */
-export function numericGradient(
-  f: (x: readonly number[]) => number,
-  x: readonly number[],
-  epsilon = 1e-4,
-): number[] {
-  return x.map((_, i) => {
-    const up = [...x];
-    const down = [...x];
-    up[i] = (up[i] ?? 0) + epsilon;
-    down[i] = (down[i] ?? 0) - epsilon;
-    return (f(up) - f(down)) / (2 * epsilon);
-  });
-}
-
-/** Runs `fn`, disposes its result, returns how many tensors it left behind (0 when leak-free). */
-export function leakedTensors(fn: () => tf.TensorContainer): number {
-  const before = tf.memory().numTensors;
-  tf.dispose(fn());
-  return tf.memory().numTensors - before;
 }

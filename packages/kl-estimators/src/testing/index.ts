@@ -8,17 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KlEstimator } from '../types.js';
 
-/** A seeded uniform RNG on [0, 1) (mulberry32): the same seed gives the same stream everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform RNG on [0, 1) (`@covrl/utils`' mulberry32): the same seed, the same stream. */
+export { mulberry32 } from '@covrl/utils';
+export { leakedTensors, numericGradient } from '@covrl/utils/testing';
+import { mulberry32 } from '@covrl/utils';
 
 /** A standard normal draw from a uniform RNG (Box–Muller). */
 export function normal(rng: () => number): number {
@@ -197,32 +190,4 @@ export function meanAndStandardError(values: tf.Tensor | ArrayLike<number>): {
     return tf.stack([m, se]).dataSync();
   });
   return { mean, standardError };
-}
-
-/**
- * Runs `fn`, disposes what it returns, and reports how many tensors it left behind
- * (0 for a leak-free function).
- */
-export function leakedTensors(fn: () => tf.TensorContainer): number {
-  const before = tf.memory().numTensors;
-  tf.dispose(fn());
-  return tf.memory().numTensors - before;
-}
-
-/**
- * Central finite differences of a float64 JavaScript function: `∂f/∂x_i ≈ (f(x + εe_i) −
- * f(x − εe_i)) / 2ε`. Compare with a TF.js gradient at relative tolerance ~1e-2 in float32.
- */
-export function numericGradient(
-  f: (x: readonly number[]) => number,
-  x: readonly number[],
-  epsilon = 1e-4,
-): number[] {
-  return x.map((_, i) => {
-    const up = [...x];
-    const down = [...x];
-    up[i] = (up[i] ?? 0) + epsilon;
-    down[i] = (down[i] ?? 0) - epsilon;
-    return (f(up) - f(down)) / (2 * epsilon);
-  });
 }

@@ -8,6 +8,7 @@ import { advantagesOf, checkGroups, planAdvantages } from './advantages.js';
 import { float32Fields, validateFields } from './fields.js';
 import { maskedMax, maskedMean, maskedMin, readScalars, zeroPadding } from './masked.js';
 import type { NumberRange } from '@covrl/utils';
+import { ppoRanges } from './ranges.js';
 import { numberInRange, resolve } from '@covrl/utils';
 import type { LossResult } from '../types.js';
 
@@ -78,11 +79,7 @@ export const grpoLossDefaults = Object.freeze({
 
 /** The allowed range of each numeric option of `rlprLoss`, checked by the loss itself. */
 export const rlprLossRanges = Object.freeze({
-  // 1 would allow a clipped ratio of 0.
-  clipLow: { min: 0, max: 1, maxExclusive: true },
-  clipHigh: { min: 0, max: Number.MAX_VALUE },
-  // exp(80) ≈ 5.5e34 is still finite in float32; 0 would clamp every ratio to 1.
-  logRatioClamp: { min: Number.MIN_VALUE, max: 80 },
+  ...ppoRanges,
   entropyCoef: { min: 0, max: Number.MAX_VALUE },
 } as const satisfies Record<string, NumberRange>);
 

@@ -9,17 +9,9 @@ import type { CovrlBatch } from '../covrl.js';
 import type { PolicyBatch } from '../internal/ppo-loss.js';
 import type { VerifreeBatch } from '../verifree.js';
 
-/** A seeded uniform RNG on [0, 1) (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform RNG on [0, 1) (`@covrl/utils`' mulberry32). */
+export { mulberry32 } from '@covrl/utils';
+import { mulberry32 } from '@covrl/utils';
 
 /** Shape of a random batch: B rows, T trace positions, A answer positions. */
 export interface BatchShape {

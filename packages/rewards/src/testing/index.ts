@@ -3,6 +3,7 @@
  * tensors, a seeded random generator, and well-formed generated texts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '@covrl/utils';
 import { defaultRewardTags } from '../reward-tags.js';
 import type { RewardTags } from '../reward-tags.js';
 
@@ -40,17 +41,8 @@ export function makeAnswerLogProbs(args: MakeAnswerLogProbsArgs): {
   };
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32): same seed, same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform [0, 1) generator (`@covrl/utils`' mulberry32): same seed, same sequence. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** Arguments of {@link randomAnswerRows}. */
 export interface RandomAnswerRowsArgs {
