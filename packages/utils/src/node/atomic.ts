@@ -155,18 +155,18 @@ function noProgress(fn: string, path: string, written: number, total: number): A
 }
 
 /**
- * Directory errors, checked before creating a temp file: a missing parent is reported as such
- * (`ENOENT … parent directory`) rather than as a later `mkdir`/`open` failure that names the
- * temporary file.
+ * What to do about the target's directory, given whether it is one (`true`), is something else
+ * (`false`) or is missing (`undefined`): nothing, create it, or throw. A missing parent is
+ * reported as such (`ENOENT … parent directory`) rather than as a later `mkdir`/`open` failure
+ * that names the temporary file.
  */
-function ensureDirectorySync(fn: string, fs: AtomicSyncFs, dir: string, create: boolean): void {
-  let isDir: boolean | undefined;
-  try {
-    isDir = fs.statSync(dir).isDirectory();
-  } catch (error) {
-    if (codeOf(error) !== 'ENOENT') throw wrap(fn, 'mkdir', dir, error);
-  }
-  if (isDir === true) return;
+function directoryPlan(
+  fn: string,
+  dir: string,
+  isDir: boolean | undefined,
+  create: boolean,
+): 'ok' | 'create' {
+  if (isDir === true) return 'ok';
   if (isDir === false) {
     throw new AtomicWriteError(fn, 'mkdir', dir, 'ENOTDIR (the parent is not a directory)', {
       code: 'ENOTDIR',
@@ -181,6 +181,23 @@ function ensureDirectorySync(fn: string, fs: AtomicSyncFs, dir: string, create: 
       { code: 'ENOENT' },
     );
   }
+  return 'create';
+}
+
+/** `isDirectory()` of `stat(dir)`, `undefined` when missing; other errors are wrapped. */
+function statDirectory(fn: string, dir: string, stat: () => { isDirectory(): boolean }) {
+  try {
+    return stat().isDirectory();
+  } catch (error) {
+    if (codeOf(error) !== 'ENOENT') throw wrap(fn, 'mkdir', dir, error);
+    return undefined;
+  }
+}
+
+/** Makes sure the target's directory exists (see {@link directoryPlan}). */
+function ensureDirectorySync(fn: string, fs: AtomicSyncFs, dir: string, create: boolean): void {
+  const isDir = statDirectory(fn, dir, () => fs.statSync(dir));
+  if (directoryPlan(fn, dir, isDir, create) === 'ok') return;
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (error) {
@@ -269,33 +286,24 @@ export function writeFileAtomicSync(
   if (options.fs === undefined) fsyncDirectorySync(dir);
 }
 
+/** The asynchronous twin of {@link ensureDirectorySync}. */
 async function ensureDirectory(
   fn: string,
   fs: AtomicAsyncFs,
   dir: string,
   create: boolean,
 ): Promise<void> {
-  let isDir: boolean | undefined;
+  let stat: { isDirectory(): boolean } | Error;
   try {
-    isDir = (await fs.stat(dir)).isDirectory();
+    stat = await fs.stat(dir);
   } catch (error) {
-    if (codeOf(error) !== 'ENOENT') throw wrap(fn, 'mkdir', dir, error);
+    stat = error instanceof Error ? error : new Error(String(error));
   }
-  if (isDir === true) return;
-  if (isDir === false) {
-    throw new AtomicWriteError(fn, 'mkdir', dir, 'ENOTDIR (the parent is not a directory)', {
-      code: 'ENOTDIR',
-    });
-  }
-  if (!create) {
-    throw new AtomicWriteError(
-      fn,
-      'open',
-      dir,
-      `ENOENT (${HINTS['ENOENT']}; the parent directory does not exist)`,
-      { code: 'ENOENT' },
-    );
-  }
+  const isDir = statDirectory(fn, dir, () => {
+    if (stat instanceof Error) throw stat;
+    return stat;
+  });
+  if (directoryPlan(fn, dir, isDir, create) === 'ok') return;
   try {
     await fs.mkdir(dir, { recursive: true });
   } catch (error) {
