@@ -429,13 +429,18 @@ function runName(v: Variant, seed: number): string {
   return `${v.method}${suffix}-seed${seed}`;
 }
 
-/**
- * Train one (variant, seed), or keep it from the earlier results, and record it. A run that stops
- * on a non-finite value or collapses is recorded as failed with its reason and the comparison
- * goes on. Returns whether the run was interrupted (the comparison then stops).
- */
-async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolean> {
-  const { options, c } = r;
+/** One planned training run of the comparison. */
+interface PlannedRun {
+  readonly v: Variant;
+  readonly seed: number;
+  readonly config: Config;
+  readonly runDir: string;
+  /** The fields every record of this run shares. */
+  readonly entry: Omit<RunResult, 'splits' | 'curves' | 'status'>;
+}
+
+function planRun(r: RunContext, v: Variant, seed: number): PlannedRun {
+  const { options } = r;
   const config = decode({
     ...options.sources,
     method: v.method,
@@ -445,32 +450,48 @@ async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolea
   const variant: Record<string, number | string | boolean> = {};
   for (const [k, raw] of Object.entries(v.flags)) variant[k] = Number(raw);
   const entry = { label: v.label, method: v.method, seed, variant, runDir, config, base: r.base };
-  // Recorded earlier with the same config from the same base (done, or failed: a rerun would
-  // fail the same way, its steps being a pure function of the config and the base): keep it.
-  const prev = r.kept(v.label, seed);
-  const logged = loggedConfig(runDir, c.log);
-  if (
-    prev !== undefined &&
-    prev.status !== 'interrupted' &&
-    logged !== undefined &&
-    configChanges(logged, config).length === 0
-  ) {
+  return { v, seed, config, runDir, entry };
+}
+
+/**
+ * The earlier record of a run when it may be kept: recorded with the same config from the same
+ * base (done, or failed: a rerun would fail the same way, its steps being a pure function of the
+ * config and the base), and its log says so too.
+ */
+function keptRecord(r: RunContext, p: PlannedRun): RunResult | undefined {
+  const prev = r.kept(p.v.label, p.seed);
+  if (prev === undefined || prev.status === 'interrupted') return undefined;
+  const logged = loggedConfig(p.runDir, r.c.log);
+  if (logged === undefined || configChanges(logged, p.config).length > 0) return undefined;
+  return prev;
+}
+
+/**
+ * Train one (variant, seed), or keep it from the earlier results, and record it. A run that stops
+ * on a non-finite value or collapses is recorded as failed with its reason and the comparison
+ * goes on. Returns whether the run was interrupted (the comparison then stops).
+ */
+async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolean> {
+  const { options, c } = r;
+  const p = planRun(r, v, seed);
+  const prev = keptRecord(r, p);
+  if (prev !== undefined) {
     c.log(
       `train: ${v.label}, seed ${seed}: kept from the earlier results.json (${prev.status ?? 'done'})` +
-        (prev.status === 'failed' ? `; delete ${runDir} to retry it` : ''),
+        (prev.status === 'failed' ? `; delete ${p.runDir} to retry it` : ''),
     );
     await r.rec.record(prev);
     return false;
   }
-  const resume = latestCheckpointStep(join(runDir, 'checkpoints')) !== undefined;
-  c.log(`train: ${v.label}, seed ${seed} → ${runDir}${resume ? ' (resuming)' : ''}`);
+  const resume = latestCheckpointStep(join(p.runDir, 'checkpoints')) !== undefined;
+  c.log(`train: ${v.label}, seed ${seed} → ${p.runDir}${resume ? ' (resuming)' : ''}`);
   const runner = options.runnerFor?.({ label: v.label, method: v.method, seed });
   let trained;
   try {
     trained = await train({
-      config,
+      config: p.config,
       baseDir: r.baseDir,
-      runDir,
+      runDir: p.runDir,
       command: options.command,
       task: r.task,
       quiet: false,
@@ -482,38 +503,43 @@ async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolea
     if (reason === undefined) throw error;
     // A diverged or collapsed run is a result: record it with its reason and go on.
     c.log(`  ${v.label} seed ${seed}: FAILED: ${reason}`);
-    await r.rec.record({
-      ...entry,
-      splits: {},
-      curves: curvesOf(runDir),
-      status: 'failed',
-      reason,
-    });
+    const curves = curvesOf(p.runDir);
+    await r.rec.record({ ...p.entry, splits: {}, curves, status: 'failed', reason });
     return false;
   }
   trained.model.dispose();
+  return await recordTrained(r, p, trained);
+}
+
+/** Record a run that returned (finished, or interrupted); whether it was interrupted. */
+async function recordTrained(
+  r: RunContext,
+  p: PlannedRun,
+  trained: Awaited<ReturnType<typeof train>>,
+): Promise<boolean> {
+  const curves = curvesOf(p.runDir);
   if (trained.interrupted) {
     await r.rec.record({
-      ...entry,
+      ...p.entry,
       splits: {},
-      curves: curvesOf(runDir),
+      curves,
       seconds: trained.seconds,
       status: 'interrupted',
-      reason: `interrupted at step ${trained.steps} of ${config.train.steps}; the checkpoint resumes it`,
+      reason: `interrupted at step ${trained.steps} of ${p.config.train.steps}; the checkpoint resumes it`,
     });
     return true;
   }
   await r.rec.record({
-    ...entry,
+    ...p.entry,
     splits: trained.splits,
-    curves: curvesOf(runDir),
+    curves,
     seconds: trained.seconds,
     status: 'done',
   });
   const acc = trained.splits['in-domain'];
   if (acc !== undefined) {
-    c.log(
-      `  ${v.label} seed ${seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${trained.seconds.toFixed(0)} s)`,
+    r.c.log(
+      `  ${p.v.label} seed ${p.seed}: in-domain greedy ${((100 * acc.greedy.correct) / Math.max(1, acc.greedy.total)).toFixed(1)}% (${trained.seconds.toFixed(0)} s)`,
     );
   }
   return false;

@@ -28,6 +28,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NonFiniteInputError } from '@covrl/utils';
@@ -349,6 +350,42 @@ describe('5. state files are decoded, checkpoints verified', () => {
         t.dispose();
       writeFileSync(path, original);
     }
+  });
+});
+
+describe('NaN injected into the weights mid-run', () => {
+  it('stops at the next step naming the step, keeps the clean checkpoint, resumes bit-identical', async () => {
+    const ref = await referenceRun();
+    const runDir = join(dir, 'nan-weights');
+    const inner = methodOf('covrl').runner();
+    const poisoned: MethodRunner = {
+      ...inner,
+      name: 'nan-weights',
+      attach: (i) => inner.attach?.(i) ?? [],
+      init: (i) => inner.init?.(i),
+      getState: () => inner.getState(),
+      setState: (st) => inner.setState(st),
+      step: async (input) => {
+        if (input.step === 3) {
+          // A NaN in one weight, as an overflow would leave it, before step 3 runs.
+          const [, v] = [...input.model.variables()][0] as [string, tf.Variable];
+          const poisonedValue = tf.tidy(() => tf.fill(v.shape, Number.NaN));
+          v.assign(poisonedValue);
+          poisonedValue.dispose();
+        }
+        return inner.step(input);
+      },
+    };
+    const error = await trainDisposed(opts(runDir, { runner: poisoned })).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/at step 3/);
+    const stop = events(runDir).find((e) => e.kind === 'non-finite');
+    expect(stop?.step).toBe(3);
+    expect(stop?.message).toMatch(/last good checkpoint: step 2/);
+    expect(existsSync(join(runDir, 'model'))).toBe(false);
+    // Step 2's checkpoint was saved before the poison: it verifies and resumes to the same end.
+    await trainDisposed(opts(runDir, { resume: true }));
+    const got = runRecord(runDir) as { steps: unknown[]; evals: unknown[]; samples: string[] };
+    expect(got).toEqual(ref);
   });
 });
 

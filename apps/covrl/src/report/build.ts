@@ -326,9 +326,8 @@ Plots are in \`report.html\`; every number above is in \`results.json\`.
 `;
 }
 
-export function renderHtml(all: Results): string {
-  const results = finishedOnly(all);
-  const groups = groupByLabel(results.runs);
+/** The accuracy bars and one reward chart per method. */
+function accuracyAndRewardCharts(results: Results, groups: Map<string, RunResult[]>): string[] {
   const trained = new Map([...groups].filter(([label]) => label !== 'base'));
   const charts: string[] = [];
   const bars = [...groups.entries()].flatMap(([label, runs]) =>
@@ -368,6 +367,13 @@ export function renderHtml(all: Results): string {
       }),
     );
   }
+  return charts;
+}
+
+/** CoVRL's prior/posterior rewards and KL, and the trace and response lengths. */
+function trainingCharts(results: Results, groups: Map<string, RunResult[]>): string[] {
+  const trained = new Map([...groups].filter(([label]) => label !== 'base'));
+  const charts: string[] = [];
   const covrl = new Map([...trained].filter(([, runs]) => runs[0]?.method === 'covrl'));
   const priorPost: Series[] = [];
   for (const [label, runs] of covrl) {
@@ -407,6 +413,14 @@ export function renderHtml(all: Results): string {
       charts.push(lineChart({ title, xLabel: 'step', yLabel: 'tokens', series }));
     }
   }
+  return charts;
+}
+
+/** The self-contained HTML report: the verdict, every plot inline (SVG), the markdown tables. */
+export function renderHtml(all: Results): string {
+  const results = finishedOnly(all);
+  const groups = groupByLabel(results.runs);
+  const charts = [...accuracyAndRewardCharts(results, groups), ...trainingCharts(results, groups)];
   const md = renderMarkdown(all);
   const mdHtml = escapeXml(md);
   return `<!doctype html>

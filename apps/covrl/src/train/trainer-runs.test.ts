@@ -367,6 +367,8 @@ describe('resume refuses what would not continue the run exactly', () => {
       base: unknown;
     };
     writeFileSync(statePath, JSON.stringify(older));
+    // Older covrl wrote no manifest (a manifest would now flag the edited state.json).
+    rmSync(join(runDir, 'checkpoints', 'step-000001', 'manifest.json'));
     // Killed while appending step 2's record.
     appendFileSync(join(runDir, 'metrics.jsonl'), '{"type":"step","time":"2026-');
     const out = await run(tinyConfig('grpo'), runDir, { resume: true });

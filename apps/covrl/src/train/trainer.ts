@@ -103,6 +103,9 @@ export interface TrainOutcome {
 /** Train `config.method` from the base model, or resume the run in `runDir`. */
 export async function train(options: TrainOptions): Promise<TrainOutcome> {
   const started = Date.now();
+  const ckptDir = join(options.runDir, 'checkpoints');
+  // Refused before the lock creates the run directory (checked again under the lock).
+  if (options.resume === true && !existsSync(ckptDir)) throw noCheckpoint(ckptDir);
   const lock = lockDir(join(options.runDir, RUN_LOCK), options.command);
   try {
     return await trainLocked(options, started);
@@ -110,6 +113,11 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     lock.release();
   }
 }
+
+const noCheckpoint = (ckptDir: string): Error =>
+  new Error(
+    `${ckptDir}: no checkpoint to resume from; run without --resume to start this run afresh`,
+  );
 
 /** {@link train} while holding the run directory's lock. */
 async function trainLocked(options: TrainOptions, started: number): Promise<TrainOutcome> {
@@ -120,11 +128,7 @@ async function trainLocked(options: TrainOptions, started: number): Promise<Trai
   recoverDirAside(options.runDir);
   // Decide fresh versus resume before touching the run directory.
   const existing = newestCheckpointStep(ckptDir);
-  if (options.resume === true && existing === undefined) {
-    throw new Error(
-      `${ckptDir}: no checkpoint to resume from; run without --resume to start this run afresh`,
-    );
-  }
+  if (options.resume === true && existing === undefined) throw noCheckpoint(ckptDir);
   if (options.resume !== true && existing !== undefined) {
     throw new Error(
       `${options.runDir} already holds a run (checkpoint at step ${existing}); pass --resume to continue it, ` +
