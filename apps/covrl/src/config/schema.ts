@@ -154,6 +154,7 @@ export const DEFAULTS = {
     clipHigh: rlprLib.clipHigh as number,
     stdFilter: true,
     stdFilterUpdate: choice<'per-round' | 'accumulated'>('per-round'),
+    splice: choice<'token' | 'string'>('token'),
     stdFilterBeta: 0.5,
     stdFilterDecay: 0.99,
     emaStartStep: 6,
@@ -204,6 +205,7 @@ export const ENUMS: Readonly<Record<string, readonly string[]>> = {
   'rlpr.rewardForm': PROBABILITY_FORMS,
   'rlpr.advantageMethod': ADVANTAGES,
   'rlpr.stdFilterUpdate': ['per-round', 'accumulated'],
+  'rlpr.splice': ['token', 'string'],
   'rlpr.baselineContext': ['no-think', 'empty-think'],
   'grpo.advantageMethod': ADVANTAGES,
 };
@@ -265,6 +267,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   'rlpr.clipLow': '[S: RLPR reference code]',
   'rlpr.clipHigh': '[S: RLPR reference code]',
   'rlpr.stdFilter': '[S: RLPR reference code]',
+  'rlpr.splice':
+    "[OURS] 'token': reference ids after the sampled <answer> ids (spec §2); 'string': the faithful mode of the RLPR reference, the reference text spliced into the decoded response and re-tokenized, answer tokens selected by offsets",
   'rlpr.stdFilterUpdate':
     "[OURS] 'per-round' (each kept round updated in turn); 'accumulated' scores every survivor with the policy that sampled it and updates once, as the reference does",
   'rlpr.stdFilterBeta': '[S: Qwen2.5-7B script]',

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { answerLikelihoodReward, debiasedReward, repetitionPenalty } from '@covrl/rewards';
-import { scoreRlprBaseline, scoreRlprSplice } from '@covrl/sampler';
+import { scoreRlprBaseline, scoreRlprSplice, scoreRlprStringSplice } from '@covrl/sampler';
+import type { SpliceMode } from '@covrl/sampler';
 import type { ExampleContexts, ResponseRollout } from '@covrl/sampler';
 import type { Example } from '@covrl/data';
 import type { StepInput } from '../../train/common.js';
@@ -40,6 +41,12 @@ export function baselines(
   return examples.map((e) => state.baseline[e.id] as number);
 }
 
+/** The splices after the model's own `<answer>`: the rows whose reward counts. */
+const OWN_ANSWER_OPEN: ReadonlySet<SpliceMode> = new Set([
+  'own-answer-open',
+  'own-answer-open-split',
+]);
+
 /** Per-row reward terms of one round (methods.md §6 reward). */
 export function rewardTerms(
   input: StepInput,
@@ -48,16 +55,28 @@ export function rewardTerms(
   rollouts: readonly ResponseRollout[],
 ): Record<string, number[]> {
   const r = input.config.rlpr;
-  let splice: readonly string[] = [];
+  let splice: readonly SpliceMode[] = [];
   const raw = tf.tidy(() => {
-    const s = scoreRlprSplice(input.model, { rollouts, contexts: round.contexts });
+    // 'token' splices the reference ids after the sampled ids (methods.md §2); 'string' the
+    // reference text into the decoded response, re-tokenized, answer tokens found by offsets.
+    const args = {
+      rollouts,
+      contexts: round.contexts,
+      tokenizer: input.tokenizer,
+      tags: input.tags,
+    };
+    const s =
+      r.splice === 'string'
+        ? scoreRlprStringSplice(input.model, args)
+        : scoreRlprSplice(input.model, args);
     splice = s.splice;
     const lp = { answerLogProbs: s.logProbs, answerMask: s.mask, form: r.rewardForm };
     return Array.from(answerLikelihoodReward(lp).dataSync());
   });
-  // Malformed, truncated or not spliced after the model's own <answer>: r = 0, format 0.
+  // Malformed, truncated or not spliced after the model's own <answer> (whole, or its last
+  // token merged with the answer by a BPE): r = 0, format 0.
   const format = rollouts.map((x, i) =>
-    x.formatValid && !x.truncated && splice[i] === 'own-answer-open' ? 1 : 0,
+    x.formatValid && !x.truncated && OWN_ANSWER_OPEN.has(splice[i] as SpliceMode) ? 1 : 0,
   );
   const rawValid = raw.map((v, i) => (format[i] === 1 ? v : 0));
   const repetition = rollouts.map((x) =>
