@@ -196,6 +196,46 @@ describe('LoRA adapters', () => {
       }),
   );
 
+  it.each(configs)(
+    '%s: KV-cache generation with adapters equals the merged model (greedy ids, log-probs)',
+    async (_name, config, lora) => {
+      const model = createCausalLM(config, { seed: 3 });
+      const adapters = model.addLora(lora, { seed: 7 });
+      for (const [n, v] of adapters.variables()) {
+        if (n.includes('.B')) {
+          tf.tidy(() => v.assign(tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 9), 0.2)));
+        }
+      }
+      const merged = model.mergedWeights();
+      const plain = createCausalLM(config, { seed: 0, weights: merged });
+      tf.dispose(Object.values(merged));
+      const request = {
+        prompts: [[1, 2, 3], [4]],
+        maxNewTokens: 6,
+        temperature: 0,
+        seeds: [0, 1],
+        returnLogProbs: true,
+      };
+      const a = await model.generate(request);
+      const b = await plain.generate(request);
+      expect(a.map((r) => r.ids)).toEqual(b.map((r) => r.ids));
+      a.forEach((row, i) =>
+        (row.logProbs ?? []).forEach((v, t) =>
+          expect(Math.abs(v - (b[i]?.logProbs?.[t] ?? NaN))).toBeLessThan(1e-4),
+        ),
+      );
+      // Adapters off: the base model's generation.
+      const base = createCausalLM(config, { seed: 3 });
+      model.setAdaptersEnabled(false);
+      expect((await model.generate(request)).map((r) => r.ids)).toEqual(
+        (await base.generate(request)).map((r) => r.ids),
+      );
+      base.dispose();
+      plain.dispose();
+      model.dispose();
+    },
+  );
+
   it('scale is alpha / r, or alpha / √r with use_rslora', () => {
     expect(loraScale({ r: 8, loraAlpha: 16, targetModules: 'all-linear' })).toBe(2);
     expect(loraScale({ r: 16, loraAlpha: 16, targetModules: 'all-linear', useRslora: true })).toBe(
