@@ -369,7 +369,8 @@ void rms_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, 
  * No fused multiply-add (SIMD128 has none), so the sums round like a plain loop's mul-then-add,
  * in the order p = 0, 1, ... within each K block.
  *
- * `scratch` must hold min(k, GEMM_KC) · roundup(min(n, GEMM_NC), GEMM_NR) floats (at least 1).
+ * `scratch` must hold min(k, GEMM_KC) · (roundup(min(n, GEMM_NC), GEMM_NR) + GEMM_MR) floats: the
+ * packed B panels, then a copy of one MR-row strip of A when A is stored transposed (rsA = 1).
  * A single-row product (m = 1: decoding, one query per head) takes gemm_row instead.
  */
 #define GEMM_MR 4
@@ -579,14 +580,28 @@ void gemm(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, f32 
         const int kc = imin(GEMM_KC, k - pc);
         gemm_pack_b(be, scratch, rsB, csB, pc, kc, jc, nc);
         const int init = pc > 0 ? 2 : hasBias ? 1 : 0;
+        /* The A strip buffer follows the packed B panels (roundup(nc, NR)·kc floats). */
+        f32 *ap = scratch + ((nc + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * kc;
         for (int i = 0; i < m; i += GEMM_MR) {
           const int mr = imin(GEMM_MR, m - i);
           const f32 *a0 = ae + i * rsA + pc * csA;
           const f32 *a1 = mr > 1 ? a0 + rsA : a0;
           const f32 *a2 = mr > 2 ? a0 + 2 * rsA : a0;
           const f32 *a3 = mr > 3 ? a0 + 3 * rsA : a0;
+          int step = csA;
+          if (rsA == 1 && csA != 1) {
+            /* A stored [k, m] (transposeA): the strip's k values lie csA floats apart, and a
+             * power-of-two csA maps them onto a few L1 sets that every B panel pass would evict.
+             * Copy the strip once (4 contiguous floats per k) and read it with stride MR. */
+            for (int p = 0; p < kc; p++) {
+              const v4 v = mr == GEMM_MR ? wasm_v128_load(a0 + p * csA) : load_partial(a0 + p * csA, mr);
+              wasm_v128_store(ap + p * GEMM_MR, v);
+            }
+            a0 = ap, a1 = ap + 1, a2 = ap + 2, a3 = ap + 3;
+            step = GEMM_MR;
+          }
           for (int jp = 0; jp < nc; jp += GEMM_NR) {
-            gemm_micro(kc, a0, a1, a2, a3, csA, scratch + jp * kc, ce + i * n + jc + jp, n, mr,
+            gemm_micro(kc, a0, a1, a2, a3, step, scratch + jp * kc, ce + i * n + jc + jp, n, mr,
                        imin(GEMM_NR, nc - jp), init, bias + jc + jp);
           }
         }
