@@ -31,7 +31,7 @@ export type CovrlKlChoice = 'composite' | KlEstimatorName;
 /** A default whose type is the union of its choices (`choice<AggregationName>('token-mean')`). */
 const choice = <T extends string>(value: T): T => value;
 
-export const BUDGET_PRESETS = ['quick', 'standard'] as const;
+export const BUDGET_PRESETS = ['quick', 'standard', 'study'] as const;
 export type BudgetPreset = (typeof BUDGET_PRESETS)[number];
 
 /** Every key with its default. Leaves are numbers, strings, booleans or string arrays. */
@@ -384,6 +384,74 @@ const TRACE_BUDGET =
   '[OURS] the addition traces of this task take about 32 tokens (spec: 256 char-level, paper: 2048)';
 const G8 = '[S: CoVRL, VeriFree, RLPR papers] G = 8';
 
+const STUDY_BASE_RUN =
+  '[OURS] the better of two measured study bases (0.16 M parameters, 2000 steps; `covrl pretrain --preset study`, 44 min on 2 shared cores); it misses the issue-12 targets (docs/results/study/base-measurements.md), so it is not embedded and `compare --preset study` pretrains it';
+const ISSUE_12 =
+  '[OURS] issue 12: a task where posterior-guided exploration can matter; spec §7b: searches whose answer makes the trace a check';
+
+/**
+ * The task and base model of the `study` budget (issue 12): RL on `pair-sum` (find the pair of
+ * listed numbers that sums to the target; a guess-and-check trace, so the POSTERIOR only has to
+ * write the check), its level-3 questions (8 numbers, 28 pairs) pretrained on, a quarter of the
+ * RL pool, and reported as `hard`; `pair-diff` (the same search with subtraction) as the
+ * near-transfer split and `string-ops` as the far control; a validation split for choosing
+ * settings. The reverse direction (RL on a non-math family, evaluated on the math families) is
+ * the same keys with the lists swapped, e.g. `--set data.trainFamilies=string-ops --set
+ * data.nearTransferFamilies=pair-sum --set data.farControlFamilies=pair-diff --set
+ * data.hardLevel=0 --set data.hardPoolShare=0` (then the base is pretrained for that config).
+ */
+const STUDY_TASK: Readonly<Record<string, Cited>> = {
+  'model.dModel': cite(64, STUDY_BASE_RUN),
+  'model.nLayers': cite(3, STUDY_BASE_RUN),
+  'model.nHeads': cite(4, STUDY_BASE_RUN),
+  'model.dFf': cite(256, STUDY_BASE_RUN),
+  'model.maxContext': cite(
+    192,
+    '[OURS] the longest study text (a level-3 question, three tries, the answer) is 137 characters',
+  ),
+  'data.trainFamilies': cite(['pair-sum'], ISSUE_12),
+  'data.transferFamilies': cite([], '[OURS] replaced by the near-transfer and far-control splits'),
+  'data.nearTransferFamilies': cite(
+    ['pair-diff'],
+    '[OURS] issue 12: shares the pair search and the two-digit check with pair-sum, pretrained on, never RL-trained',
+  ),
+  'data.farControlFamilies': cite(
+    ['string-ops'],
+    '[OURS] issue 12: an unrelated pretrained family where no method should move',
+  ),
+  'data.trainPerFamily': cite(400, '[OURS] as the other budgets'),
+  'data.testPerFamily': cite(
+    100,
+    '[OURS] 100 held-out questions per split (spec §7b: 200 give about ±3.5 points)',
+  ),
+  'data.difficulty': cite(2, '[OURS] pair-sum level 2: 5 numbers in 10..49, 10 pairs'),
+  'data.hardLevel': cite(
+    3,
+    '[OURS] issue 12: pair-sum level 3 (8 numbers, 28 pairs), covered by pretraining, rarely solved by a guessing prior',
+  ),
+  'data.hardPoolShare': cite(
+    0.25,
+    '[OURS] issue 12: the RL pool mixes hard questions with easier ones',
+  ),
+  'data.validationPerFamily': cite(
+    100,
+    '[OURS] issue 12: a validation split for the learning-rate sweep, never reported',
+  ),
+  'pretrain.steps': cite(2000, STUDY_BASE_RUN),
+  'pretrain.batchSize': cite(32, STUDY_BASE_RUN),
+  'pretrain.lr': cite(3e-3, STUDY_BASE_RUN),
+  'pretrain.warmupSteps': cite(100, STUDY_BASE_RUN),
+  'pretrain.examplesPerFamily': cite(6000, STUDY_BASE_RUN),
+  'pretrain.evalEvery': cite(250, STUDY_BASE_RUN),
+  'eval.samples': cite(8, '[OURS] issue 12: pass@8 and avg@8'),
+  'eval.maxQuestions': cite(100, '[OURS] every held-out question (100 per split)'),
+  'eval.maxNewTokens': cite(96, '[OURS] room for three tries (about 45 characters) and the answer'),
+  'train.maxTraceTokens': cite(
+    64,
+    '[OURS] a pair-sum trace of three tries is at most 47 characters',
+  ),
+};
+
 /**
  * Budget presets: how much RL compute a run or comparison spends, each value with its source.
  * `quick` (30 steps of 8 × 8 rollouts, two seeds in `compare`) took 1 min 30 s on two cores with
@@ -415,10 +483,23 @@ export const BUDGET_ENTRIES: Readonly<Record<BudgetPreset, Readonly<Record<strin
     'train.evalEvery': cite(20, '[OURS] three in-run evaluations'),
     'train.checkpointEvery': cite(20, '[OURS] four checkpoints'),
   },
+  study: {
+    ...STUDY_TASK,
+    'train.steps': cite(
+      80,
+      "[OURS] the standard budget's 80 steps (spec §7b's measured run); the study's run time with --jobs 2 is not measured yet",
+    ),
+    'train.questionsPerStep': cite(16, "[OURS] spec §7b's measured small run: 16 questions"),
+    'train.groupSize': cite(8, G8),
+    'train.lr': cite(1e-4, SMALL_SCALE_LR),
+    'train.evalEvery': cite(20, '[OURS] three in-run evaluations'),
+    'train.checkpointEvery': cite(20, '[OURS] four checkpoints'),
+  },
 };
 
 /** Budget presets as config trees (see {@link BUDGET_ENTRIES}). */
 export const BUDGETS: Readonly<Record<BudgetPreset, Record<string, unknown>>> = {
   quick: treeOf(BUDGET_ENTRIES.quick),
   standard: treeOf(BUDGET_ENTRIES.standard),
+  study: treeOf(BUDGET_ENTRIES.study),
 };
