@@ -385,7 +385,7 @@ const TRACE_BUDGET =
 const G8 = '[S: CoVRL, VeriFree, RLPR papers] G = 8';
 
 const STUDY_BASE_RUN =
-  '[OURS] the better of two measured study bases (0.16 M parameters, 2000 steps; `covrl pretrain --preset study`, 44 min on 2 shared cores); it misses the issue-12 targets (docs/results/study/base-measurements.md), so it is not embedded and `compare --preset study` pretrains it';
+  '[OURS] the better of two measured study bases (0.17 M parameters, 2000 steps; `covrl pretrain --preset study`, 44 min on 2 shared cores); it misses the issue-12 targets (docs/results/study/base-measurements.md), so it is not embedded and `compare --preset study` pretrains it';
 const ISSUE_12 =
   '[OURS] issue 12: a task where posterior-guided exploration can matter; spec §7b: searches whose answer makes the trace a check';
 
