@@ -4,7 +4,7 @@ import { aggregations, clipFractions, surrogates } from '@covrl/grpo';
 import { compositeKlDefaults, compositeKlRanges, k3 } from '@covrl/kl-estimators';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
-import { float32Fields, validateFields } from './internal/fields.js';
+import { float32Fields, mergeArgs, validateFields } from './internal/fields.js';
 import type { CovrlKlEstimator } from './internal/kl-term.js';
 import { covrlKlTerm } from './internal/kl-term.js';
 import type { NumberRange } from '@covrl/utils';
@@ -154,16 +154,12 @@ export function covrlLoss(
   options: CovrlLossOptions = {},
 ): LossResult {
   const fn = 'covrlLoss';
-  if (typeof batch !== 'object' || batch === null)
-    throw new Error(`covrlLoss: batch must be an object`);
-  if (typeof options !== 'object' || options === null) {
-    throw new Error(`covrlLoss: options must be an object`);
-  }
-  const x: (CovrlBatch | BatchWithRewards<CovrlBatch>) & CovrlLossOptions = {
-    ...batch,
-    ...options,
-  };
-  const plan = planAdvantages(fn, x, 'dr-grpo');
+  const x: (CovrlBatch | BatchWithRewards<CovrlBatch>) & CovrlLossOptions = mergeArgs(
+    fn,
+    batch,
+    options,
+  );
+  const plan = planAdvantages(fn, x, covrlLossDefaults.advantage);
   validateCovrlBatch(fn, x, plan.kind === 'computed', x.validate ?? true);
   checkGroups(fn, plan, x.rewards);
   const d = covrlLossDefaults;

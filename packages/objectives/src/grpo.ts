@@ -1,6 +1,7 @@
 import type { LossResult } from './types.js';
 import type { PolicyLossBatch, PolicyLossOptions, ReferenceKl } from './internal/ppo-loss.js';
 import { policyLoss } from './internal/ppo-loss.js';
+import { mergeArgs } from './internal/fields.js';
 
 export type { ReferenceKl } from './internal/ppo-loss.js';
 
@@ -32,10 +33,5 @@ export function grpoLoss(
   batch: PolicyLossBatch & PolicyLossOptions & ReferenceKl,
   options: PolicyLossOptions & Omit<ReferenceKl, 'refLogProbs'> = {},
 ): LossResult {
-  if (typeof batch !== 'object' || batch === null)
-    throw new Error(`grpoLoss: batch must be an object`);
-  if (typeof options !== 'object' || options === null) {
-    throw new Error(`grpoLoss: options must be an object`);
-  }
-  return policyLoss('grpoLoss', { ...batch, ...options });
+  return policyLoss('grpoLoss', mergeArgs('grpoLoss', batch, options));
 }

@@ -1,6 +1,7 @@
 import type { LossResult } from './types.js';
 import type { PolicyLossBatch, PolicyLossOptions, ReferenceKl } from './internal/ppo-loss.js';
 import { policyLoss } from './internal/ppo-loss.js';
+import { mergeArgs } from './internal/fields.js';
 
 export type { PolicyBatch, PolicyLossBatch, PolicyLossOptions } from './internal/ppo-loss.js';
 
@@ -40,12 +41,7 @@ export function rlprLoss(
   batch: PolicyLossBatch & PolicyLossOptions,
   options: PolicyLossOptions = {},
 ): LossResult {
-  if (typeof batch !== 'object' || batch === null)
-    throw new Error(`rlprLoss: batch must be an object`);
-  if (typeof options !== 'object' || options === null) {
-    throw new Error(`rlprLoss: options must be an object`);
-  }
-  const x = { ...batch, ...options };
+  const x = mergeArgs('rlprLoss', batch, options);
   // RLPR has no KL term: drop reference-KL fields a caller may have spread in with the batch.
   const {
     refLogProbs: _ref,

@@ -9,7 +9,7 @@ import type {
 import { aggregations, surrogates } from '@covrl/grpo';
 import type { AdvantageOptions, BatchWithRewards } from './internal/advantages.js';
 import { advantagesOf, checkGroups, planAdvantages } from './internal/advantages.js';
-import { float32Fields, validateFields } from './internal/fields.js';
+import { float32Fields, mergeArgs, validateFields } from './internal/fields.js';
 import { maskedMax, maskedMin, perRow, readScalars, zeroPadding } from './internal/masked.js';
 import type { NumberRange } from '@covrl/utils';
 import { ppoRanges } from './internal/ranges.js';
@@ -144,15 +144,11 @@ export function verifreeLoss(
   options: VerifreeLossOptions = {},
 ): LossResult {
   const fn = 'verifreeLoss';
-  if (typeof batch !== 'object' || batch === null)
-    throw new Error(`verifreeLoss: batch must be an object`);
-  if (typeof options !== 'object' || options === null) {
-    throw new Error(`verifreeLoss: options must be an object`);
-  }
-  const x: (VerifreeBatch | BatchWithRewards<VerifreeBatch>) & VerifreeLossOptions = {
-    ...batch,
-    ...options,
-  };
+  const x: (VerifreeBatch | BatchWithRewards<VerifreeBatch>) & VerifreeLossOptions = mergeArgs(
+    fn,
+    batch,
+    options,
+  );
   const plan = planAdvantages(fn, x, verifreeLossDefaults.advantage);
   const validate = x.validate ?? true;
   validateFields(

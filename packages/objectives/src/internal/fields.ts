@@ -117,3 +117,20 @@ export function float32Fields<T extends object>(x: T): T {
   }
   return out as T;
 }
+
+/**
+ * The one argument object of a loss: `{ ...batch, ...options }` (options may also sit in the
+ * batch; the second argument wins where both set a key), after checking both are objects.
+ */
+export function mergeArgs<B extends object, O extends object>(
+  fn: string,
+  batch: B,
+  options: O,
+): B & O {
+  if (typeof batch !== 'object' || batch === null)
+    throw new Error(`${fn}: batch must be an object`);
+  if (typeof options !== 'object' || options === null) {
+    throw new Error(`${fn}: options must be an object`);
+  }
+  return { ...batch, ...options };
+}
