@@ -351,7 +351,15 @@ describe('corrupt files and a second writer', () => {
 
   it('a second writer is refused naming the first; after its kill -9 the lock is taken over', async () => {
     const out = join(dir, 'two-writers');
-    const extra = ['--set', 'train.steps=400', '--set', 'train.checkpointEvery=100'];
+    // Long enough to be running when the second one starts (and not stopped as collapsed).
+    const extra = [
+      '--set',
+      'train.steps=400',
+      '--set',
+      'train.checkpointEvery=1',
+      '--set',
+      'train.collapsePatience=1000',
+    ];
     const env: NodeJS.ProcessEnv = { ...process.env, COVRL_BACKEND: 'wasm' };
     delete env['COVRL_FAULT'];
     const first = spawn(process.execPath, [BIN, ...trainArgs(out, extra)], {
@@ -360,7 +368,7 @@ describe('corrupt files and a second writer', () => {
     });
     try {
       const lock = join(out, 'covrl.lock');
-      for (let i = 0; i < 200 && !existsSync(join(out, 'metrics.jsonl')); i++) {
+      for (let i = 0; i < 300 && !existsSync(join(out, 'checkpoints', 'latest.json')); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(existsSync(lock)).toBe(true);
