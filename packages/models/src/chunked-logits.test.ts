@@ -60,6 +60,50 @@ describe('chunkedTargetLogProbs', () => {
     }),
   );
 
+  it.each([['flags'], ['transpose']] as const)(
+    'a [V, D] head (tied embedding, %s mode) gives the same values and gradients; a frozen head gets none',
+    async (mode) =>
+      withWasmCustomGradSaves(async () => {
+        const R = 9;
+        const D = 5;
+        const V = 23;
+        const h = randn([R, D], 4) as tf.Tensor2D;
+        const e = randn([V, D], 5, 0.7) as tf.Tensor2D;
+        const targets = Int32Array.from({ length: R }, (_, i) => (i * 5 + 1) % V);
+        const ref = (a: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+          targetLogProbs(tf.matMul(a, b, false, true), tf.tensor1d(targets, 'int32'));
+        const tr = (a: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+          chunkedTargetLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, targets, {
+            rows: 4,
+            mode,
+            headTransposed: true,
+          });
+        const g0 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(ref(a, b)))([h, e]);
+        const g1 = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tr(a, b)))([h, e]);
+        expect(maxAbsDiff(await tr(h, e).data(), await ref(h, e).data())).toBeLessThan(1e-5);
+        for (let k = 0; k < 2; k++) {
+          expect(
+            maxAbsDiff(await (g1[k] as tf.Tensor).data(), await (g0[k] as tf.Tensor).data()),
+          ).toBeLessThan(1e-5);
+        }
+        // Frozen head: only h is an input; same dh.
+        const frozen = tf.grad((a: tf.Tensor) =>
+          tf.sum(
+            chunkedTargetLogProbs(a as tf.Tensor2D, e, targets, {
+              rows: 4,
+              mode,
+              headTransposed: true,
+              headGradient: false,
+            }),
+          ),
+        )(h);
+        expect(maxAbsDiff(await frozen.data(), await (g0[0] as tf.Tensor).data())).toBeLessThan(
+          1e-5,
+        );
+        tf.dispose([h, e, frozen, ...g0, ...g1]);
+      }),
+  );
+
   it('refuses out-of-range targets and bad options by name', () => {
     const h = tf.zeros([2, 3]) as tf.Tensor2D;
     const w = tf.zeros([3, 5]) as tf.Tensor2D;
@@ -88,15 +132,28 @@ describe('scoreTokens in row chunks', () => {
     ],
   };
   it.each([
-    ['llama untied', tinyLlamaConfig({ initStd: 0.3 })],
-    ['gpt2 tied', tinyGpt2Config({ initStd: 0.3 })],
-  ])('%s: chunked scoring equals unchunked (values and gradients)', async (_name, config) =>
+    ['llama untied', tinyLlamaConfig({ initStd: 0.3 }), false],
+    ['gpt2 tied', tinyGpt2Config({ initStd: 0.3 }), false],
+    [
+      'llama tied + LoRA (frozen head)',
+      tinyLlamaConfig({ initStd: 0.3, tieEmbeddings: true }),
+      true,
+    ],
+  ])('%s: chunked scoring equals unchunked (values and gradients)', async (_name, config, lora) =>
     withWasmCustomGradSaves(async () => {
       const run = async (chunk: number | undefined) => {
         const model = createCausalLM(config, {
           seed: 4,
           ...(chunk === undefined ? {} : { logitsChunkElements: chunk }),
         });
+        if (lora) {
+          const a = model.addLora({ r: 2, loraAlpha: 4, targetModules: 'all-linear' }, { seed: 1 });
+          for (const [n, v] of a.variables()) {
+            if (n.includes('.B')) {
+              tf.tidy(() => v.assign(tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 2), 0.2)));
+            }
+          }
+        }
         const { loss, grads } = computeGradients(model, () =>
           tf.tidy(() => {
             const s = model.scoreTokens({ sequences, spans, temperature: 0.8 });

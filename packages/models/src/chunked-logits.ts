@@ -18,17 +18,24 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /**
  * `log softmax(h·W / τ)[target]` per row without materialising the `[R, V]` logits:
- * `h [R, D]`, `head W [D, V]`, `targets` (host ids, length R) → `[R]`.
+ * `h [R, D]`, `head W [D, V]` (or `Wᵀ [V, D]` with `headTransposed`, a tied embedding used as
+ * it is, never transposed), `targets` (host ids, length R) → `[R]`.
  *
  * Forward, per chunk `c` of `rows` rows: `z_c = h_c·W/τ`, value `z_c[target] − logsumexp(z_c)`
  * (max-shifted, so no overflow at any logit scale). Backward recomputes `z_c` (activation
  * recomputation: only `h` and `W` are saved) and uses `dz_c = dy_c·(oneHot(target) − softmax(z_c))/τ`:
- * `dh_c = dz_c·Wᵀ`, `dW = Σ_c h_cᵀ·dz_c` (accumulated). Extra cost: one `[rows, D]·[D, V]`
- * product per chunk in the backward pass; memory: O(rows·V + D·V) instead of O(R·V).
+ * `dh_c = dz_c·Wᵀ`, `dW = Σ_c h_cᵀ·dz_c` (accumulated; `Σ_c dz_cᵀ·h_c` for a transposed head).
+ * Extra cost: one `[rows, D]·[D, V]` product per chunk in the backward pass; memory:
+ * O(rows·V + D·V) instead of O(R·V).
  *
  * @param options.rows - rows per chunk (≥ 1); default `max(1, ⌊LOGITS_CHUNK_ELEMENTS / V⌋)`.
  * @param options.temperature - τ > 0, default 1.
  * @param options.mode - matmul gradient form, as the model's `Ops`.
+ * @param options.headTransposed - `head` is `[V, D]` (default false: `[D, V]`).
+ * @param options.headGradient - whether `head` needs a gradient (default true). False for a
+ *   frozen head (LoRA): the head is then not an input of the op, and neither `dW` nor its
+ *   `[D, V]` accumulators are ever allocated. The head must stay alive until the backward pass
+ *   (a variable does).
  * @throws Error when `targets.length ≠ R`, an id is outside `[0, V)`, or `rows`/`temperature`
  *   are invalid.
  */
@@ -40,10 +47,14 @@ export function chunkedTargetLogProbs(
     readonly rows?: number;
     readonly temperature?: number;
     readonly mode?: MatMulGradientMode;
+    readonly headTransposed?: boolean;
+    readonly headGradient?: boolean;
   } = {},
 ): tf.Tensor1D {
   const [R, D] = h.shape;
-  const V = head.shape[1];
+  const transposed = options.headTransposed ?? false;
+  const withHeadGrad = options.headGradient ?? true;
+  const V = transposed ? head.shape[0] : head.shape[1];
   const tau = options.temperature ?? 1;
   const mode = options.mode ?? 'auto';
   const rows = options.rows ?? Math.max(1, Math.floor(LOGITS_CHUNK_ELEMENTS / V));
@@ -53,9 +64,9 @@ export function chunkedTargetLogProbs(
   if (!(tau > 0) || !Number.isFinite(tau)) {
     throw new Error(`chunkedTargetLogProbs: options.temperature must be > 0, got ${tau}`);
   }
-  if (head.shape[0] !== D) {
+  if ((transposed ? head.shape[1] : head.shape[0]) !== D) {
     throw new Error(
-      `chunkedTargetLogProbs: head is [${head.shape.join(', ')}], expected [${D}, V]`,
+      `chunkedTargetLogProbs: head is [${head.shape.join(', ')}], expected ${transposed ? `[V, ${D}]` : `[${D}, V]`}`,
     );
   }
   if (targets.length !== R) {
@@ -70,12 +81,14 @@ export function chunkedTargetLogProbs(
   for (let s = 0; s < R; s += rows) chunks.push({ start: s, size: Math.min(rows, R - s) });
   const invTau = 1 / tau;
   const logitsOf = (hc: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor => {
-    const z = tf.matMul(hc, w);
+    const z = transposed ? matMulT(hc, w, false, true, mode) : tf.matMul(hc, w);
     return tau === 1 ? z : tf.mul(z, invTau);
   };
   const fn: CustomGradFn = (...args) => {
-    const [hIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-    save([hIn, wIn]);
+    const hIn = args[0] as tf.Tensor2D;
+    const wIn = (withHeadGrad ? args[1] : head) as tf.Tensor2D;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save(withHeadGrad ? [hIn, wIn] : [hIn]);
     const parts = chunks.map(({ start, size }) =>
       tf.tidy(() => {
         const z = logitsOf(tf.slice(hIn, [start, 0], [size, D]), wIn);
@@ -91,7 +104,8 @@ export function chunkedTargetLogProbs(
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [hS, wS] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const hS = saved[0] as tf.Tensor2D;
+        const wS = (withHeadGrad ? saved[1] : head) as tf.Tensor2D;
         let dW: tf.Tensor | undefined;
         const dh: tf.Tensor[] = [];
         for (const { start, size } of chunks) {
@@ -102,21 +116,26 @@ export function chunkedTargetLogProbs(
             const dyc = tf.reshape(tf.slice(dy, [start], [size]), [size, 1]);
             let dz: tf.Tensor = tf.mul(tf.sub(tf.oneHot(t, V), p), dyc);
             if (tau !== 1) dz = tf.mul(dz, invTau);
-            const dWPart = matMulT(hc, dz, true, false, mode);
-            return [
-              matMulT(dz, wS, false, true, mode),
-              dW === undefined ? dWPart : tf.add(dW, dWPart),
-            ];
-          });
-          dW?.dispose();
-          dW = dWc;
+            const dhPart = transposed
+              ? tf.matMul(dz as tf.Tensor2D, wS)
+              : matMulT(dz, wS, false, true, mode);
+            if (!withHeadGrad) return [dhPart, undefined];
+            const dWPart = transposed
+              ? matMulT(dz, hc, true, false, mode)
+              : matMulT(hc, dz, true, false, mode);
+            return [dhPart, dW === undefined ? dWPart : tf.add(dW, dWPart)];
+          }) as [tf.Tensor, tf.Tensor | undefined];
+          if (dWc !== undefined) {
+            dW?.dispose();
+            dW = dWc;
+          }
           dh.push(dhc);
         }
         const dhAll = dh.length === 1 ? (dh[0] as tf.Tensor) : tf.concat(dh);
         if (dh.length > 1) tf.dispose(dh);
-        return [dhAll, dW as tf.Tensor];
+        return withHeadGrad ? [dhAll, dW as tf.Tensor] : [dhAll];
       },
     };
   };
-  return tf.customGrad(fn)(h, head) as tf.Tensor1D;
+  return (withHeadGrad ? tf.customGrad(fn)(h, head) : tf.customGrad(fn)(h)) as tf.Tensor1D;
 }

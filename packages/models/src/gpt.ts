@@ -352,6 +352,16 @@ export class Decoder {
     return tf.customGrad(fn)(x, ...consts, ...params);
   }
 
+  /**
+   * The head parameter itself: `lm_head.weight [D, V]`, or for tied heads `embed.weight [V, D]`
+   * (`transposed: true`), without the copy {@link Decoder.headWeight} makes.
+   */
+  headParameter(): { weight: tf.Tensor2D; transposed: boolean } {
+    return this.config.tieEmbeddings
+      ? { weight: this.param('embed.weight') as tf.Tensor2D, transposed: true }
+      : { weight: this.param('lm_head.weight') as tf.Tensor2D, transposed: false };
+  }
+
   /** Output projection `[D, V]`: `lm_head.weight`, or `embed.weightᵀ` for tied heads. */
   headWeight(): tf.Tensor2D {
     return (

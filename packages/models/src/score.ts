@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ScoreRequest, ScoredSpan } from '@covrl/sampler';
 import { chunkedTargetLogProbs } from './chunked-logits.js';
 import type { Decoder } from './gpt.js';
-import { injectiveGather, targetLogProbs, tidyObject } from './layers.js';
+import { injectiveGather, resolveMode, targetLogProbs, tidyObject } from './layers.js';
 
 function fail(argument: string, why: string): never {
   throw new Error(`scoreTokens: ${argument} ${why}`);
@@ -126,7 +126,6 @@ export function scoreTokensWith<K extends string>(
     sequences.forEach((s, b) => padded.set(s, b * L));
     const ids = tf.tensor2d(padded, [B, L], 'int32');
     const { hidden } = decoder.forward({ ids });
-    const head = decoder.headWeight();
     const N = B * L;
     // Rows whose next-token log-prob is needed (each position once, whatever the span kinds).
     const needed = new Uint8Array(N);
@@ -148,15 +147,23 @@ export function scoreTokensWith<K extends string>(
     const h = R === N ? hidden : injectiveGather(hidden, rows, N);
     let lp: tf.Tensor1D; // [R]
     if (R * cfg.vocabSize <= decoder.logitsChunkElements) {
-      let z: tf.Tensor = decoder.logits(h, head);
+      let z: tf.Tensor = decoder.logits(h, decoder.headWeight());
       if (temperature !== 1) z = tf.mul(z, 1 / temperature);
       lp = targetLogProbs(z, tf.tensor1d(next, 'int32'));
     } else {
-      // Large vocabularies: row chunks, never the whole [R, V] logits (chunked-logits.ts).
-      lp = chunkedTargetLogProbs(h as tf.Tensor2D, head, next, {
+      // Large vocabularies: row chunks, never the whole [R, V] logits (chunked-logits.ts). A
+      // tied head is used as the [V, D] embedding when transpose flags are fast (no [D, V]
+      // copy); a frozen head variable (LoRA) gets no gradient and no [D, V] accumulators.
+      const param = decoder.headParameter();
+      const useParam = param.transposed ? resolveMode(decoder.ops.mode) === 'flags' : true;
+      const w = useParam ? param.weight : decoder.headWeight();
+      const frozen = w instanceof tf.Variable && !w.trainable;
+      lp = chunkedTargetLogProbs(h as tf.Tensor2D, w, next, {
         rows: Math.max(1, Math.floor(decoder.logitsChunkElements / cfg.vocabSize)),
         temperature,
         mode: decoder.ops.mode,
+        headTransposed: useParam && param.transposed,
+        headGradient: !frozen,
       });
     }
     // Per span kind: [B, T_k] by an injective gather from [lp ‖ 0]; padding reads the 0 slot.
