@@ -310,10 +310,13 @@ describe('full disk', () => {
     const mounted = mountTmpfs(mnt, '256k');
     try {
       const out = join(mnt, 'run');
-      // Without a tmpfs (not root, not Linux): the same failure injected at a seeded write.
-      const failed = mounted
-        ? covrl(trainArgs(out))
-        : covrl(trainArgs(out), `enospc@${pick(30, 1, 7)[0]}`);
+      // Without a tmpfs (not root, not Linux): the same failure injected at a seeded write of a
+      // checkpoint.
+      const writes = trainReference()
+        .points.map((label, i) => ({ label, n: i + 1 }))
+        .filter((p) => p.label.includes('checkpoints'));
+      const at = writes[(pick(writes.length, 1, 7)[0] as number) - 1]?.n ?? 1;
+      const failed = mounted ? covrl(trainArgs(out)) : covrl(trainArgs(out), `enospc@${at}`);
       expect(failed.status).toBe(1);
       expect(failed.stderr).toMatch(/ENOSPC/);
       expect(failed.stderr).toContain(out);
