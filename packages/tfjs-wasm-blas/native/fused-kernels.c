@@ -369,14 +369,15 @@ void rms_norm_grad(const f32 *dy, const f32 *x, const f32 *w, f32 *dx, f32 *dw, 
  * No fused multiply-add (SIMD128 has none), so the sums round like a plain loop's mul-then-add,
  * in the order p = 0, 1, ... within each K block.
  *
- * `scratch` must hold min(k, GEMM_KC) · (roundup(min(n, GEMM_NC), GEMM_NR) + GEMM_MR) floats: the
- * packed B panels, then a copy of one MR-row strip of A when A is stored transposed (rsA = 1).
+ * `scratch` must hold min(k, GEMM_KC) · (roundup(min(n, GEMM_NC), GEMM_NR) + GEMM_MC) floats: the
+ * packed B panels, then a copy of an MC-row block of A when A is stored transposed (rsA = 1).
  * A single-row product (m = 1: decoding, one query per head) takes gemm_row instead.
  */
 #define GEMM_MR 4
 #define GEMM_NR 8
 #define GEMM_KC 256
 #define GEMM_NC 512
+#define GEMM_MC 64 /* rows of a transposed A copied at once (a multiple of GEMM_MR) */
 
 static inline int imin(int x, int y) { return x < y ? x : y; }
 
@@ -580,29 +581,42 @@ void gemm(const f32 *a, const f32 *b, f32 *c, const f32 *bias, int hasBias, f32 
         const int kc = imin(GEMM_KC, k - pc);
         gemm_pack_b(be, scratch, rsB, csB, pc, kc, jc, nc);
         const int init = pc > 0 ? 2 : hasBias ? 1 : 0;
-        /* The A strip buffer follows the packed B panels (roundup(nc, NR)·kc floats). */
+        /* A transposed block buffer follows the packed B panels (roundup(nc, NR)·kc floats). */
         f32 *ap = scratch + ((nc + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * kc;
-        for (int i = 0; i < m; i += GEMM_MR) {
-          const int mr = imin(GEMM_MR, m - i);
-          const f32 *a0 = ae + i * rsA + pc * csA;
-          const f32 *a1 = mr > 1 ? a0 + rsA : a0;
-          const f32 *a2 = mr > 2 ? a0 + 2 * rsA : a0;
-          const f32 *a3 = mr > 3 ? a0 + 3 * rsA : a0;
-          int step = csA;
-          if (rsA == 1 && csA != 1) {
-            /* A stored [k, m] (transposeA): the strip's k values lie csA floats apart, and a
-             * power-of-two csA maps them onto a few L1 sets that every B panel pass would evict.
-             * Copy the strip once (4 contiguous floats per k) and read it with stride MR. */
+        const int packA = rsA == 1 && csA != 1;
+        for (int ic = 0; ic < m; ic += GEMM_MC) {
+          const int mc = imin(GEMM_MC, m - ic);
+          if (packA) {
+            /* A stored [k, m] (transposeA): an MR-row strip's k values lie csA floats apart, and
+             * a power-of-two csA maps them onto a few cache sets. Copy the MC × kc block once,
+             * reading mc contiguous floats per k, as MR-row strips (strip s: kc × MR floats). */
             for (int p = 0; p < kc; p++) {
-              const v4 v = mr == GEMM_MR ? wasm_v128_load(a0 + p * csA) : load_partial(a0 + p * csA, mr);
-              wasm_v128_store(ap + p * GEMM_MR, v);
+              const f32 *src = ae + ic + (pc + p) * csA;
+              for (int r = 0; r < mc; r += GEMM_MR) {
+                const int w = imin(GEMM_MR, mc - r);
+                const v4 v = w == GEMM_MR ? wasm_v128_load(src + r) : load_partial(src + r, w);
+                wasm_v128_store(ap + r * kc + p * GEMM_MR, v);
+              }
             }
-            a0 = ap, a1 = ap + 1, a2 = ap + 2, a3 = ap + 3;
-            step = GEMM_MR;
           }
-          for (int jp = 0; jp < nc; jp += GEMM_NR) {
-            gemm_micro(kc, a0, a1, a2, a3, step, scratch + jp * kc, ce + i * n + jc + jp, n, mr,
-                       imin(GEMM_NR, nc - jp), init, bias + jc + jp);
+          for (int i = ic; i < ic + mc; i += GEMM_MR) {
+            const int mr = imin(GEMM_MR, ic + mc - i);
+            const f32 *a0, *a1, *a2, *a3;
+            int step;
+            if (packA) {
+              a0 = ap + (i - ic) * kc, a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3;
+              step = GEMM_MR;
+            } else {
+              a0 = ae + i * rsA + pc * csA;
+              a1 = mr > 1 ? a0 + rsA : a0;
+              a2 = mr > 2 ? a0 + 2 * rsA : a0;
+              a3 = mr > 3 ? a0 + 3 * rsA : a0;
+              step = csA;
+            }
+            for (int jp = 0; jp < nc; jp += GEMM_NR) {
+              gemm_micro(kc, a0, a1, a2, a3, step, scratch + jp * kc, ce + i * n + jc + jp, n, mr,
+                         imin(GEMM_NR, nc - jp), init, bias + jc + jp);
+            }
           }
         }
         pc += kc;

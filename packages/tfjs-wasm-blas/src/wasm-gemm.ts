@@ -44,7 +44,7 @@ export interface GemmExports {
 const KC = 256;
 const NC = 512;
 const NR = 8;
-const MR = 4;
+const MC = 64;
 
 const product = (shape: readonly number[]): number => shape.reduce((p, s) => p * s, 1);
 
@@ -67,8 +67,8 @@ function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
  * runs one call per output matrix with its source entries.
  *
  * Empty outputs are returned without a call; `k = 0` gives the bias (or zeros), as the sum over
- * an empty range. A scratch block of min(k, 256)·(roundup(min(n, 512), 8) + 4) floats (the packed
- * B panels and a copy of one 4-row strip of a transposed A) is allocated on the heap for the call
+ * an empty range. A scratch block of min(k, 256)·(roundup(min(n, 512), 8) + 64) floats (the packed
+ * B panels and a copy of a 64-row block of a transposed A) is allocated on the heap for the call
  * and freed after it.
  *
  * Returns null (the caller runs the original kernel, which throws TF.js's own errors) for non-
@@ -118,8 +118,8 @@ export function wasmGemmBatchMatMul({
   const batch = product(batchShape);
   const out = backend.makeOutput([...batchShape, m, n], 'float32');
   if (batch * m * n === 0) return out;
-  // Packed B panels, then one MR-row strip of a transposed A (see `gemm` in the C file).
-  const scratchSize = Math.max(1, Math.min(k, KC) * (Math.ceil(Math.min(n, NC) / NR) * NR + MR));
+  // Packed B panels, then an MC-row block of a transposed A (see `gemm` in the C file).
+  const scratchSize = Math.max(1, Math.min(k, KC) * (Math.ceil(Math.min(n, NC) / NR) * NR + MC));
   const scratch = backend.makeOutput([scratchSize], 'float32');
   try {
     const offsetC = offsetOf(backend, out);
