@@ -90,7 +90,8 @@ const fmt = (bytes: number): string => `${(bytes / GiB).toFixed(2)} GiB`;
  *   (block inputs, plus one block recomputed at a time); LoRA adds `4·N·(2·r + 8·D)` per
  *   adapted projection (of one block with recomputation);
  * - logits: `LOGITS_COPIES = 6` copies of `min(N·V, logitsChunkElements)` floats, plus the
- *   transposed tied head `4·V·D`;
+ *   head-gradient accumulators `3·4·V·D` in full training (2 unchunked), or the transposed tied head `4·V·D`
+ *   with LoRA;
  * - embedding gradient without a scatter kernel: a one-hot `[N, V]` (int32, and its float cast).
  * Inference (`mode: 'inference'`) counts weights, one forward's activations of one block and
  * the logits of `batch` rows (sampling) or `N` rows (scoring), whichever is larger.
@@ -165,7 +166,11 @@ export function estimateMemory(config: ModelConfig, request: MemoryRequest): Mem
     (recompute ? loraActivations / nL : loraActivations);
   const scatter = request.scatterEmbeddingGradient ?? true;
   const embeddingGradientBytes = V > 512 && !scatter && mode === 'full' ? 8 * N * V : 4 * N * D;
-  const logitsBytes = LOGITS_COPIES * 4 * Math.min(N * V, chunk) + 2 * headCopy;
+  // Head terms: full training accumulates dW [D, V] chunk by chunk (old sum, part, new sum);
+  // a frozen head (LoRA) has none, only the [D, V] copy of a tied head where transpose flags are
+  // slow (counted whatever the backend, to stay an upper bound).
+  const headBytes = mode === 'full' ? (N * V > chunk ? 3 : 2) * 4 * V * D : headCopy;
+  const logitsBytes = LOGITS_COPIES * 4 * Math.min(N * V, chunk) + headBytes;
   const weightBytes = 4 * P;
   const gradientBytes = 4 * trainable;
   const optimizerBytes = 8 * trainable;
