@@ -1,4 +1,4 @@
-import { fail } from '@covrl/utils';
+import { NonFiniteInputError, fail } from '@covrl/utils';
 
 /** Options of RLPR's std filter (method specification §6). */
 export interface StdFilterOptions {
@@ -42,11 +42,12 @@ function validateInput(fn: string, state: StdFilterState, x: StdFilterStepInput)
   if (typeof x !== 'object' || x === null) fail(fn, 'argument', 'must be an object');
   if (!Number.isInteger(x.step) || x.step < 1)
     fail(fn, 'step', `must be an integer ≥ 1, got ${String(x.step)}`);
-  if (
-    !Array.isArray(x.groupStds) ||
-    x.groupStds.some((s) => typeof s !== 'number' || !Number.isFinite(s) || s < 0)
-  ) {
+  if (!Array.isArray(x.groupStds) || x.groupStds.some((s) => typeof s !== 'number' || s < 0)) {
     fail(fn, 'groupStds', 'must be an array of finite numbers ≥ 0');
+  }
+  // A NaN/±∞ std (a diverged reward) is the typed error a trainer records as a failed run.
+  if (x.groupStds.some((s) => !Number.isFinite(s))) {
+    throw new NonFiniteInputError(fn, 'groupStds', 'must be an array of finite numbers ≥ 0');
   }
 }
 

@@ -1,6 +1,6 @@
 import { isRewardForm, rewardFormNames, rewardFormUnit } from './reward-form-names.js';
 import type { RewardForm } from './reward-form-names.js';
-import { assertArgsObject } from '@covrl/utils';
+import { NonFiniteInputError, assertArgsObject } from '@covrl/utils';
 
 /** Arguments of {@link applyInvalidRowRuleToNumbers}. */
 export interface ApplyInvalidRowRuleToNumbersArgs {
@@ -57,7 +57,11 @@ export function applyInvalidRowRuleToNumbers(args: ApplyInvalidRowRuleToNumbersA
       const r = rewards[i] as number;
       if (!isValid[i]) continue;
       if (!Number.isFinite(r)) {
-        throw new Error(`${functionName}: rewards[${i}] = ${r} is not finite at a valid row`);
+        throw new NonFiniteInputError(
+          functionName,
+          `rewards[${i}]`,
+          `= ${r} is not finite at a valid row; mark that row invalid`,
+        );
       }
       worst = Math.min(worst, r);
     }
