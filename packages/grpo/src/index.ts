@@ -34,5 +34,5 @@ export { clipFractions } from './clip-fractions.js';
 export type { ClipFractions, ClipFractionsInput } from './clip-fractions.js';
 export { groupRewardStats } from './group-reward-stats.js';
 export type { GroupRewardStats } from './group-reward-stats.js';
-export { stdFilterInit, stdFilterKeep, stdFilterStep } from './std-filter.js';
+export { stdFilterDefaults, stdFilterInit, stdFilterKeep, stdFilterStep } from './std-filter.js';
 export type { StdFilterOptions, StdFilterState, StdFilterStepInput } from './std-filter.js';

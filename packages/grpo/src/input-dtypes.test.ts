@@ -121,3 +121,21 @@ describe('registry name lists', () => {
     }
   });
 });
+
+describe('number inputs', () => {
+  it('a NaN group std throws NonFiniteInputError from the std filter', async () => {
+    const { stdFilterInit, stdFilterKeep } = await import('./std-filter.js');
+    const state = stdFilterInit();
+    let caught: unknown;
+    try {
+      stdFilterKeep(state, { step: 1, groupStds: [0.5, Number.NaN] });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NonFiniteInputError);
+    expect((caught as NonFiniteInputError).argument).toBe('groupStds');
+    expect(() => stdFilterKeep(state, { step: 1, groupStds: [-1] })).toThrow(
+      /groupStds must be an array of finite numbers ≥ 0/,
+    );
+  });
+});

@@ -52,16 +52,28 @@ function validateInput(fn: string, state: StdFilterState, x: StdFilterStepInput)
 }
 
 /**
+ * The defaults of {@link StdFilterOptions} (RLPR's Qwen2.5-7B script; method specification §6),
+ * the one place they are stated. Ranges: `beta` ≥ 0, `decay` in [0, 1], integer start steps with
+ * `1 ≤ emaStartStep ≤ filterStartStep`.
+ */
+export const stdFilterDefaults = Object.freeze({
+  beta: 0.5,
+  decay: 0.99,
+  emaStartStep: 6,
+  filterStartStep: 11,
+} as const);
+
+/**
  * Creates the state of RLPR's std filter with an EMA schedule.
  * @throws Error naming `stdFilterInit` and the option when `beta` < 0, `decay` ∉ [0, 1], or the
  *   start steps are not integers with `1 ≤ emaStartStep ≤ filterStartStep`.
  */
 export function stdFilterInit(options: StdFilterOptions = {}): StdFilterState {
   const resolved = {
-    beta: options.beta ?? 0.5,
-    decay: options.decay ?? 0.99,
-    emaStartStep: options.emaStartStep ?? 6,
-    filterStartStep: options.filterStartStep ?? 11,
+    beta: options.beta ?? stdFilterDefaults.beta,
+    decay: options.decay ?? stdFilterDefaults.decay,
+    emaStartStep: options.emaStartStep ?? stdFilterDefaults.emaStartStep,
+    filterStartStep: options.filterStartStep ?? stdFilterDefaults.filterStartStep,
   };
   const fn = 'stdFilterInit';
   if (!Number.isFinite(resolved.beta) || resolved.beta < 0)
