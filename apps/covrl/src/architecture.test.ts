@@ -40,7 +40,13 @@ export const LAYERS: readonly { readonly name: string; readonly files: readonly 
   },
   {
     name: 'commands',
-    files: [/^compare\.ts$/, /^report\//, /^commands\//, /^cli\.ts$/, /^(index|step-api)\.ts$/],
+    files: [
+      /^compare(-worker)?\.ts$/,
+      /^report\//,
+      /^commands\//,
+      /^cli\.ts$/,
+      /^(index|step-api)\.ts$/,
+    ],
   },
 ];
 

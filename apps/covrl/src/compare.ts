@@ -14,6 +14,8 @@
  * kept, an interrupted run resumes from its checkpoint (which the trainer refuses when it was
  * trained from another base), the rest are trained.
  */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,8 +34,9 @@ import { evaluateSplits } from './eval/splits.js';
 import type { MethodRunner } from './train/common.js';
 import { configChanges } from './train/resume.js';
 import { latestCheckpointStep } from './checkpoint.js';
-import { readLog, toNonFiniteError } from './run/log.js';
-import { CollapsedError } from './run/collapse.js';
+import { readLog } from './run/log.js';
+import { failureReason } from './run/failure.js';
+import type { WorkerJob, WorkerReply } from './compare-worker.js';
 import { lockDir } from './run/lock.js';
 import { onStopSignals } from './run/signals.js';
 import { readJsonFile } from './util/json-schema.js';
@@ -68,6 +71,15 @@ export interface CompareOptions {
   readonly backend: string;
   readonly version: string;
   readonly log?: (line: string) => void;
+  /**
+   * Training runs at once, each in its own worker process (`compare-worker.ts`); 1 (the
+   * default) trains them one after another in this process. Each run is bit-identical either way.
+   */
+  readonly jobs?: number;
+  /** The TF.js backend the workers select (the parent's: `initRuntime(...).backend`). */
+  readonly workerBackend?: string;
+  /** The worker script (default: `compare-worker.js` beside this file, as built). */
+  readonly workerScript?: string;
   /** Tests: the method runner of one run (fault injection); undefined keeps the method's own. */
   readonly runnerFor?: (run: {
     readonly label: string;
@@ -354,12 +366,16 @@ async function compareRuns(options: CompareOptions, c: CompareContext): Promise<
       if (c.stop()) return await stopNow();
       await evaluateBaseRun({ options, c, baseDir, base, task, kept, rec }, seed);
     }
-    // 3. Every method and variant over every seed.
-    for (const v of variants) {
-      for (const seed of options.seeds) {
-        if (c.stop()) return await stopNow();
-        const interrupted = await trainRun({ options, c, baseDir, base, task, kept, rec }, v, seed);
-        if (interrupted) return await stopNow();
+    // 3. Every method and variant over every seed: here, or in `jobs` worker processes.
+    const r: RunContext = { options, c, baseDir, base, task, kept, rec };
+    if ((options.jobs ?? 1) > 1) {
+      if (await trainInWorkers(r, variants, options.jobs ?? 1)) return await stopNow();
+    } else {
+      for (const v of variants) {
+        for (const seed of options.seeds) {
+          if (c.stop()) return await stopNow();
+          if (await trainRun(r, v, seed)) return await stopNow();
+        }
       }
     }
   } catch (error) {
@@ -501,21 +517,30 @@ async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolea
   } catch (error) {
     const reason = failureReason(error);
     if (reason === undefined) throw error;
-    // A diverged or collapsed run is a result: record it with its reason and go on.
-    c.log(`  ${v.label} seed ${seed}: FAILED: ${reason}`);
-    const curves = curvesOf(p.runDir);
-    await r.rec.record({ ...p.entry, splits: {}, curves, status: 'failed', reason });
+    await recordFailed(r, p, reason);
     return false;
   }
   trained.model.dispose();
   return await recordTrained(r, p, trained);
 }
 
+/** A diverged or collapsed run is a result: record it with its reason and go on. */
+async function recordFailed(r: RunContext, p: PlannedRun, reason: string): Promise<void> {
+  r.c.log(`  ${p.v.label} seed ${p.seed}: FAILED: ${reason}`);
+  await r.rec.record({
+    ...p.entry,
+    splits: {},
+    curves: curvesOf(p.runDir),
+    status: 'failed',
+    reason,
+  });
+}
+
 /** Record a run that returned (finished, or interrupted); whether it was interrupted. */
 async function recordTrained(
   r: RunContext,
   p: PlannedRun,
-  trained: Awaited<ReturnType<typeof train>>,
+  trained: Pick<Awaited<ReturnType<typeof train>>, 'interrupted' | 'steps' | 'seconds' | 'splits'>,
 ): Promise<boolean> {
   const curves = curvesOf(p.runDir);
   if (trained.interrupted) {
@@ -545,12 +570,113 @@ async function recordTrained(
   return false;
 }
 
+/** The worker script beside this module (`dist/compare-worker.js` once built). */
+const WORKER = fileURLToPath(new URL('./compare-worker.js', import.meta.url));
+
 /**
- * Why a run failed as a result (diverged: a non-finite value from the app or a library's input
- * check; collapsed), or undefined for an error that must stop the comparison.
+ * Train every (variant, seed) in up to `jobs` worker processes at once. Kept runs are recorded
+ * first-come as in-process; each finished run is recorded (results.json rewritten) when its
+ * worker answers. A stop request (Ctrl-C, SIGTERM) is forwarded to every worker as one SIGINT:
+ * each saves its checkpoint and answers interrupted, and no new run starts. Returns whether the
+ * comparison was interrupted.
  */
-function failureReason(error: unknown): string | undefined {
-  if (error instanceof CollapsedError) return error.message;
-  const step = (error as { step?: unknown } | undefined)?.step;
-  return toNonFiniteError(error, typeof step === 'number' ? step : 0)?.message;
+async function trainInWorkers(
+  r: RunContext,
+  variants: readonly Variant[],
+  jobs: number,
+): Promise<boolean> {
+  const children = new Set<ChildProcess>();
+  const running = new Set<Promise<void>>();
+  let interrupted = false;
+  let forwarded = false;
+  const watch = setInterval(() => {
+    if (!r.c.stop() || forwarded) return;
+    forwarded = true;
+    for (const child of children) child.kill('SIGINT');
+  }, 100);
+  let fatal: unknown;
+  try {
+    for (const v of variants) {
+      for (const seed of r.options.seeds) {
+        while (running.size >= jobs) await Promise.race(running);
+        if (r.c.stop() || interrupted || fatal !== undefined) break;
+        const p = planRun(r, v, seed);
+        const prev = keptRecord(r, p);
+        if (prev !== undefined) {
+          r.c.log(
+            `train: ${v.label}, seed ${seed}: kept from the earlier results.json (${prev.status ?? 'done'})`,
+          );
+          await r.rec.record(prev);
+          continue;
+        }
+        const task: Promise<void> = runInWorker(r, p, children)
+          .then(async (reply) => {
+            if (reply.kind === 'error')
+              throw new Error(`${v.label} seed ${seed}: ${reply.message}`);
+            if (reply.kind === 'failed') return recordFailed(r, p, reply.reason);
+            if (await recordTrained(r, p, reply)) interrupted = true;
+          })
+          .catch((error: unknown) => {
+            fatal ??= error;
+          })
+          .finally(() => running.delete(task));
+        running.add(task);
+      }
+    }
+    await Promise.all(running);
+  } finally {
+    clearInterval(watch);
+  }
+  if (fatal !== undefined) throw fatal;
+  return interrupted || r.c.stop();
+}
+
+/** Fork one worker for `p`, send its job, and wait for its one answer. */
+function runInWorker(
+  r: RunContext,
+  p: PlannedRun,
+  children: Set<ChildProcess>,
+): Promise<WorkerReply> {
+  const resume = latestCheckpointStep(join(p.runDir, 'checkpoints')) !== undefined;
+  r.c.log(
+    `train: ${p.v.label}, seed ${p.seed} → ${p.runDir}${resume ? ' (resuming)' : ''} [worker]`,
+  );
+  const job: WorkerJob = {
+    config: p.config,
+    baseConfig: r.c.baseConfig,
+    baseDir: r.baseDir,
+    runDir: p.runDir,
+    command: r.options.command,
+    resume,
+    ...(r.options.workerBackend !== undefined ? { backend: r.options.workerBackend } : {}),
+  };
+  // Its own process group: a Ctrl-C at the terminal reaches only this process, which forwards it.
+  const child = fork(r.options.workerScript ?? WORKER, [], {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    let reply: WorkerReply | undefined;
+    child.on('message', (m: WorkerReply) => {
+      reply = m;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (reply !== undefined) resolve(reply);
+      // Stopped by the forwarded Ctrl-C before its trainer took the signal (still loading):
+      // interrupted at its newest checkpoint, which a rerun resumes.
+      else if (signal === 'SIGINT' && r.c.stop()) {
+        const steps = latestCheckpointStep(join(p.runDir, 'checkpoints')) ?? 0;
+        resolve({ kind: 'trained', interrupted: true, steps, seconds: 0, splits: {} });
+      } else
+        reject(
+          new Error(
+            `the worker of ${p.v.label} seed ${p.seed} exited (${signal ?? `code ${code}`}) before answering; rerun to resume it`,
+          ),
+        );
+    });
+    child.send(job);
+  });
 }

@@ -341,6 +341,7 @@ interface CompareOpts extends CommonOpts {
   methods?: string;
   sweepAlpha?: boolean;
   sweepKl?: boolean;
+  jobs?: number;
 }
 
 function registerCompare(program: Command, io: RunCommandsIo, backendOf: BackendOf): void {
@@ -362,7 +363,12 @@ function registerCompare(program: Command, io: RunCommandsIo, backendOf: Backend
       .option('-b, --base <dir>', 'use this base model instead of finding or pretraining one')
       .option('--methods <list>', `comma-separated distinct subset of ${COMPARE_METHODS.join(',')}`)
       .option('--sweep-alpha', "also run CoVRL with alpha 0.1 and 0.9 (the paper's ablation)")
-      .option('--sweep-kl', "also run CoVRL with klCoef 0.1 (the paper's collapse ablation)"),
+      .option('--sweep-kl', "also run CoVRL with klCoef 0.1 (the paper's collapse ablation)")
+      .option(
+        '--jobs <n>',
+        'training runs at once, each in its own worker process (default 1: one after another); each run is the same either way',
+        strictInt('--jobs', 1),
+      ),
   ).action(async (opts: CompareOpts) => {
     // Arguments first: a typo must not cost a backend start.
     const seeds = parseSeeds(opts.seeds ?? (opts.preset === 'quick' ? '1,2' : '1,2,3'));
@@ -378,6 +384,7 @@ function registerCompare(program: Command, io: RunCommandsIo, backendOf: Backend
       ...(methods !== undefined ? { methods } : {}),
       sweepAlpha: opts.sweepAlpha === true,
       sweepKl: opts.sweepKl === true,
+      ...(opts.jobs !== undefined ? { jobs: opts.jobs, workerBackend: rt.backend } : {}),
       command: commandLine(),
       backend: describeRuntime(rt),
       version: pkg.version,
