@@ -62,6 +62,7 @@ describe('step timing and reward units', () => {
         ).toEqual([]);
       }
       expect(lines.join('')).toMatch(UNITS[method] as RegExp);
+      expect(lines.join('')).toMatch(/\| \d+\.\ds: sample \d+\.\d score \d+\.\d update \d+\.\d/);
     },
   );
 });

@@ -473,7 +473,7 @@ async function afterStep(
   } else if (verdict.kind === 'stop') {
     throw stopCollapsed(run, verdict.error);
   }
-  run.progress?.update(step, progressSummary(config, metrics));
+  run.progress?.update(step, progressSummary(config, metrics, out.timing));
 }
 
 /** Log the collapsed stop (and save the step, so a resume sees the same state); the error. */
@@ -483,13 +483,24 @@ function stopCollapsed<E extends Error & { step: number }>(run: RunState, error:
   return error;
 }
 
-/** The progress line: the reward with its unit, the valid share and the loss. */
-function progressSummary(config: Config, metrics: Record<string, number>): string {
+/**
+ * The progress line: the reward with its unit, the valid share, the loss, and where the step's
+ * time went (sampling / old-policy scoring / updates, seconds).
+ */
+function progressSummary(
+  config: Config,
+  metrics: Record<string, number>,
+  timing: Record<string, number> = {},
+): string {
   const valid = metrics['rollout/valid_fraction'];
+  const s = (phase: string): string => (timing[`time/${phase}_s`] ?? 0).toFixed(1);
   return (
     `reward ${(metrics['reward/mean'] ?? NaN).toFixed(3)} (${rewardUnitOf(config)})` +
     (valid !== undefined ? ` valid ${(100 * valid).toFixed(0)}%` : '') +
-    ` loss ${(metrics['loss/total'] ?? metrics['loss/pg'] ?? NaN).toFixed(3)}`
+    ` loss ${(metrics['loss/total'] ?? metrics['loss/pg'] ?? NaN).toFixed(3)}` +
+    (timing['time/step_s'] !== undefined
+      ? ` | ${s('step')}s: sample ${s('sample')} score ${s('old_score')} update ${s('update')}`
+      : '')
   );
 }
 
