@@ -42,7 +42,7 @@ import { onStopSignals } from './run/signals.js';
 import { readJsonFile } from './util/json-schema.js';
 import { sweepTempFiles } from './util/atomic.js';
 import { resultsDecoder } from './report/results.js';
-import type { Results, ResultsState, RunResult } from './report/results.js';
+import type { Results, ResultsState, RunCompute, RunResult } from './report/results.js';
 import { writeReport } from './report/build.js';
 
 export const COMPARE_METHODS: readonly Method[] = ['grpo', 'verifree', 'rlpr', 'covrl'];
@@ -119,6 +119,24 @@ export function curvesOf(runDir: string): Record<string, number[]> {
     }
   });
   return curves;
+}
+
+/** What a run's logged steps spent (the sum of their `timing`), or undefined without a log. */
+export function computeOf(runDir: string): RunCompute | undefined {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return undefined;
+  const steps = readLog(path).flatMap((r) => (r.type === 'step' ? [r.timing ?? {}] : []));
+  const sum = (key: string): number => steps.reduce((a, t) => a + (t[key] ?? 0), 0);
+  return {
+    steps: steps.length,
+    sampledTokens: sum('compute/sampled_tokens'),
+    rows: sum('compute/rows'),
+    updates: sum('compute/updates'),
+    sampleSeconds: sum('time/sample_s'),
+    oldScoreSeconds: sum('time/old_score_s'),
+    updateSeconds: sum('time/update_s'),
+    stepSeconds: sum('time/step_s'),
+  };
 }
 
 /** The resolved config a run directory's log starts with (undefined without a log). */
@@ -527,10 +545,12 @@ async function trainRun(r: RunContext, v: Variant, seed: number): Promise<boolea
 /** A diverged or collapsed run is a result: record it with its reason and go on. */
 async function recordFailed(r: RunContext, p: PlannedRun, reason: string): Promise<void> {
   r.c.log(`  ${p.v.label} seed ${p.seed}: FAILED: ${reason}`);
+  const compute = computeOf(p.runDir);
   await r.rec.record({
     ...p.entry,
     splits: {},
     curves: curvesOf(p.runDir),
+    ...(compute !== undefined ? { compute } : {}),
     status: 'failed',
     reason,
   });
@@ -543,11 +563,14 @@ async function recordTrained(
   trained: Pick<Awaited<ReturnType<typeof train>>, 'interrupted' | 'steps' | 'seconds' | 'splits'>,
 ): Promise<boolean> {
   const curves = curvesOf(p.runDir);
+  const compute = computeOf(p.runDir);
+  const spent = compute !== undefined ? { compute } : {};
   if (trained.interrupted) {
     await r.rec.record({
       ...p.entry,
       splits: {},
       curves,
+      ...spent,
       seconds: trained.seconds,
       status: 'interrupted',
       reason: `interrupted at step ${trained.steps} of ${p.config.train.steps}; the checkpoint resumes it`,
@@ -558,6 +581,7 @@ async function recordTrained(
     ...p.entry,
     splits: trained.splits,
     curves,
+    ...spent,
     seconds: trained.seconds,
     status: 'done',
   });

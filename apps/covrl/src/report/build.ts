@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
-import { checkResults, isDone, type Results, type RunResult, type SplitResult } from './results.js';
+import {
+  checkResults,
+  isDone,
+  type Results,
+  type RunCompute,
+  type RunResult,
+  type SplitResult,
+} from './results.js';
 import { meanInterval, smooth, wilsonInterval, type Interval } from './stats.js';
 import { barChart, escapeXml, lineChart, type Series } from './svg.js';
 
@@ -280,6 +287,36 @@ function incompleteNotes(results: Results): string {
   return lines.length > 0 ? `\n${lines.join('\n')}\n` : '';
 }
 
+/**
+ * What each label's runs spent, the mean over its seeds (failed and interrupted runs count: they
+ * spent it): training steps, tokens sampled, optimizer updates and seconds per phase, so methods
+ * are compared at a known cost.
+ */
+export function computeTable(results: Results): string {
+  const rows = [...groupByLabel(results.runs.filter((r) => r.compute !== undefined))];
+  if (rows.length === 0) return 'No run recorded its compute.';
+  const mean = (runs: readonly RunResult[], f: (c: RunCompute) => number): number =>
+    runs.reduce((a, r) => a + f(r.compute as RunCompute), 0) / runs.length;
+  const head =
+    '| label | runs | steps | sampled tokens | updates | sampling s | old-policy scoring s | updates s | total s | s per step |\n|---|---|---|---|---|---|---|---|---|---|';
+  const body = rows.map(([label, runs]) => {
+    const steps = mean(runs, (c) => c.steps);
+    const total = mean(runs, (c) => c.stepSeconds);
+    const cells = [
+      steps.toFixed(0),
+      mean(runs, (c) => c.sampledTokens).toFixed(0),
+      mean(runs, (c) => c.updates).toFixed(0),
+      mean(runs, (c) => c.sampleSeconds).toFixed(1),
+      mean(runs, (c) => c.oldScoreSeconds).toFixed(1),
+      mean(runs, (c) => c.updateSeconds).toFixed(1),
+      total.toFixed(1),
+      steps > 0 ? (total / steps).toFixed(2) : '',
+    ];
+    return `| ${label} | ${runs.length} | ${cells.join(' | ')} |`;
+  });
+  return [head, ...body].join('\n');
+}
+
 export function renderMarkdown(all: Results): string {
   const results = finishedOnly(all);
   const v = verdict(results);
@@ -306,6 +343,10 @@ ${accuracyTable(results, 'sampled')}
 ## Greedy accuracy by split and family (%, pooled over seeds; n = questions × seeds)
 
 ${familyTable(results)}
+
+## Compute per run (mean over seeds)
+
+${computeTable(all)}
 
 ## Runs
 

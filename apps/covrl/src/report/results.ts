@@ -46,6 +46,21 @@ export interface SplitResult {
 /** `done`: trained and evaluated; `failed`: stopped on a non-finite value; `interrupted`: Ctrl-C. */
 export type RunStatus = 'done' | 'failed' | 'interrupted';
 
+/**
+ * What a run spent, summed over its logged steps (the `timing` of each step record): tokens
+ * sampled, rollout rows, optimizer updates, and wall-clock seconds per phase.
+ */
+export interface RunCompute {
+  readonly steps: number;
+  readonly sampledTokens: number;
+  readonly rows: number;
+  readonly updates: number;
+  readonly sampleSeconds: number;
+  readonly oldScoreSeconds: number;
+  readonly updateSeconds: number;
+  readonly stepSeconds: number;
+}
+
 export interface RunResult {
   /** `base`, `grpo`, `verifree`, `rlpr`, `covrl`, or a sweep label such as `covrl α=0.1`. */
   readonly label: string;
@@ -70,6 +85,8 @@ export interface RunResult {
    * matches the base in use. Absent in older results files.
    */
   readonly base?: { readonly dir: string; readonly fingerprint: string | null };
+  /** Compute of the training steps (absent for base evaluations and in older results files). */
+  readonly compute?: RunCompute;
 }
 
 /** Whether a run finished training and evaluation (only these enter the tables and plots). */
@@ -146,6 +163,7 @@ const runResult = shape(
     status: oneOf('done', 'failed', 'interrupted'),
     reason: string,
     base: baseIdentityDecoder,
+    compute: record(finite),
   },
 );
 
