@@ -47,8 +47,12 @@ import { writeReport } from './report/build.js';
 
 export const COMPARE_METHODS: readonly Method[] = ['grpo', 'verifree', 'rlpr', 'covrl'];
 
-/** The embedded base models shipped with the app (see README, "The embedded base model"). */
-export const EMBEDDED_BASES = ['base-quick'] as const;
+/**
+ * The embedded base models shipped with the app (see README, "The embedded base model"):
+ * `base-quick` for the quick and standard presets, `base-study` for the study preset
+ * (docs/results/study/base-measurements.md). A comparison reuses the one whose fingerprint matches.
+ */
+export const EMBEDDED_BASES = ['base-quick', 'base-study'] as const;
 
 /** Directory of an embedded base model. Both budget presets share `base-quick`. */
 export function embeddedBaseDir(name: string = 'base-quick'): string {
