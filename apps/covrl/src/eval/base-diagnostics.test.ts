@@ -29,10 +29,10 @@ const MISSED: Example = {
 /** A family without a trace checker: counted for accuracy, not for trace statistics. */
 const PLAIN: Example = {
   id: 'p',
-  question: 'What is 2+2?',
-  answer: '4',
-  family: 'addition',
-  domain: 'math',
+  question: 'How many a in banana?',
+  answer: '3',
+  family: 'string-ops',
+  domain: 'non-math',
 };
 
 function policy(): ScriptedPolicy {
@@ -44,7 +44,7 @@ function policy(): ScriptedPolicy {
       const posterior = text.includes(tags.answerOpen);
       let out: string;
       if (text.includes(PLAIN.question)) {
-        out = '2+2=4</think>\n<answer>4</answer>';
+        out = 'b0 a1 n1 a2 n2 a3, so 3</think>\n<answer>3</answer>';
       } else if (text.includes(SOLVED.question)) {
         out = posterior
           ? '12+35=47 no, 19+27=46 yes</think>'
