@@ -115,6 +115,17 @@ function traceTextOf(text: string, tags: Tags): string | undefined {
   return at < 0 ? undefined : text.slice(0, at);
 }
 
+/** Running counts of one split. */
+interface SplitTally {
+  greedy: number;
+  sampled: number;
+  passed: number;
+  followsRows: number;
+  follows: number;
+  readonly prior: TraceTally;
+  readonly posterior: TraceTally;
+}
+
 /**
  * Measure the diagnostics of every split. Row seeds derive from `seed` and the batch offset, so
  * the result is a pure function of the model and the options. Throws when `samples` < 1.
@@ -122,94 +133,115 @@ function traceTextOf(text: string, tags: Tags): string | undefined {
 export async function baseDiagnostics(
   options: BaseDiagnosticsOptions,
 ): Promise<Record<string, SplitDiagnostics>> {
-  const { policy, tokenizer, tags, samples: k } = options;
+  const k = options.samples;
   if (!Number.isInteger(k) || k < 1) {
     throw new Error(`baseDiagnostics: samples must be a positive integer, got ${k}`);
   }
-  const posteriorSplits = new Set(options.posteriorSplits ?? ['hard']);
-  const batch = options.batchSize ?? 16;
-  const eos = tokenizer.eosId !== undefined ? { eosId: tokenizer.eosId } : {};
   const out: Record<string, SplitDiagnostics> = {};
   for (const [name, examples] of Object.entries(options.splits)) {
-    let greedy = 0;
-    let sampled = 0;
-    let passed = 0;
-    let followsRows = 0;
-    let follows = 0;
-    const prior = new TraceTally();
-    const posterior = new TraceTally();
-    for (let start = 0; start < examples.length; start += batch) {
-      const exs = examples.slice(start, start + batch);
-      const contexts: ExampleContexts[] = exs.map((e) =>
-        buildContexts({ tokenizer, tags, question: e.question, answer: e.answer }),
-      );
-      const common = { contexts, maxNewTokens: options.maxNewTokens, tokenizer, tags, ...eos };
-      const g = await sampleResponses(policy, {
-        ...common,
-        groupSize: 1,
-        temperature: 0,
-        seed: options.seed,
-      });
-      for (const r of g) if (isCorrect(r.extractedAnswer, exs[r.exampleIndex] as Example)) greedy++;
-      const s = await sampleResponses(policy, {
-        ...common,
-        groupSize: k,
-        temperature: options.temperature,
-        seed: options.seed + start + 1,
-      });
-      const solved = new Set<number>();
-      for (const r of s) {
-        const ex = exs[r.exampleIndex] as Example;
-        if (isCorrect(r.extractedAnswer, ex)) {
-          sampled++;
-          solved.add(r.exampleIndex);
-        }
-        const trace = traceTextOf(r.text, tags);
-        prior.add(ex, trace);
-        const check = checkerOf(ex);
-        if (check !== undefined && trace !== undefined && r.extractedAnswer !== undefined) {
-          const v = check(ex, trace);
-          if (v.traceAnswer !== undefined) {
-            followsRows++;
-            // Same normalised answer: the verifier of an example whose answer is the trace's.
-            if (isCorrect(r.extractedAnswer, { ...ex, answer: v.traceAnswer })) follows++;
-          }
-        }
-      }
-      passed += solved.size;
-      if (posteriorSplits.has(name)) {
-        const t = await sampleTraces(policy, {
-          contexts,
-          groupSize: k,
-          sampledFromPrior: new Array<boolean>(exs.length * k).fill(false),
-          temperature: options.temperature,
-          maxTraceTokens: options.maxTraceTokens,
-          seed: options.seed + 7919 * (start + 1),
-          tokenizer,
-          tags,
-          ...eos,
-        });
-        for (const r of t) {
-          posterior.add(exs[r.exampleIndex] as Example, traceTextOf(r.text, tags));
-        }
-      }
-    }
-    const n = examples.length;
-    const priorStats = prior.stats();
-    const posteriorStats = posterior.stats();
-    out[name] = {
-      questions: n,
-      greedy: share(greedy, n),
-      avgAtK: share(sampled, n * k),
-      passAtK: share(passed, n),
-      unsolvedAtK: n - passed,
-      ...(priorStats !== undefined
-        ? { prior: priorStats, answerFollowsTrace: share(follows, followsRows) }
-        : {}),
-      ...(posteriorStats !== undefined ? { posterior: posteriorStats } : {}),
-    };
+    out[name] = await splitDiagnostics(options, name, examples);
   }
   return out;
+}
+
+/** The diagnostics of one split, batch by batch. */
+async function splitDiagnostics(
+  options: BaseDiagnosticsOptions,
+  name: string,
+  examples: readonly Example[],
+): Promise<SplitDiagnostics> {
+  const k = options.samples;
+  const withPosterior = new Set(options.posteriorSplits ?? ['hard']).has(name);
+  const batch = options.batchSize ?? 16;
+  const t: SplitTally = {
+    greedy: 0,
+    sampled: 0,
+    passed: 0,
+    followsRows: 0,
+    follows: 0,
+    prior: new TraceTally(),
+    posterior: new TraceTally(),
+  };
+  for (let start = 0; start < examples.length; start += batch) {
+    await tallyBatch(options, t, examples.slice(start, start + batch), start, withPosterior);
+  }
+  const n = examples.length;
+  const priorStats = t.prior.stats();
+  const posteriorStats = t.posterior.stats();
+  return {
+    questions: n,
+    greedy: share(t.greedy, n),
+    avgAtK: share(t.sampled, n * k),
+    passAtK: share(t.passed, n),
+    unsolvedAtK: n - t.passed,
+    ...(priorStats !== undefined
+      ? { prior: priorStats, answerFollowsTrace: share(t.follows, t.followsRows) }
+      : {}),
+    ...(posteriorStats !== undefined ? { posterior: posteriorStats } : {}),
+  };
+}
+
+/** Greedy, k sampled responses and (on posterior splits) k posterior traces of one batch. */
+async function tallyBatch(
+  options: BaseDiagnosticsOptions,
+  t: SplitTally,
+  exs: readonly Example[],
+  start: number,
+  withPosterior: boolean,
+): Promise<void> {
+  const { policy, tokenizer, tags, samples: k } = options;
+  const eos = tokenizer.eosId !== undefined ? { eosId: tokenizer.eosId } : {};
+  const contexts: ExampleContexts[] = exs.map((e) =>
+    buildContexts({ tokenizer, tags, question: e.question, answer: e.answer }),
+  );
+  const common = { contexts, maxNewTokens: options.maxNewTokens, tokenizer, tags, ...eos };
+  const g = await sampleResponses(policy, {
+    ...common,
+    groupSize: 1,
+    temperature: 0,
+    seed: options.seed,
+  });
+  for (const r of g) if (isCorrect(r.extractedAnswer, exs[r.exampleIndex] as Example)) t.greedy++;
+  const s = await sampleResponses(policy, {
+    ...common,
+    groupSize: k,
+    temperature: options.temperature,
+    seed: options.seed + start + 1,
+  });
+  const solved = new Set<number>();
+  for (const r of s) {
+    const ex = exs[r.exampleIndex] as Example;
+    if (isCorrect(r.extractedAnswer, ex)) {
+      t.sampled++;
+      solved.add(r.exampleIndex);
+    }
+    const trace = traceTextOf(r.text, tags);
+    t.prior.add(ex, trace);
+    const check = checkerOf(ex);
+    if (check !== undefined && trace !== undefined && r.extractedAnswer !== undefined) {
+      const v = check(ex, trace);
+      if (v.traceAnswer !== undefined) {
+        t.followsRows++;
+        // Same normalised answer: the verifier of an example whose answer is the trace's.
+        if (isCorrect(r.extractedAnswer, { ...ex, answer: v.traceAnswer })) t.follows++;
+      }
+    }
+  }
+  t.passed += solved.size;
+  if (!withPosterior) return;
+  const traces = await sampleTraces(policy, {
+    contexts,
+    groupSize: k,
+    sampledFromPrior: new Array<boolean>(exs.length * k).fill(false),
+    temperature: options.temperature,
+    maxTraceTokens: options.maxTraceTokens,
+    seed: options.seed + 7919 * (start + 1),
+    tokenizer,
+    tags,
+    ...eos,
+  });
+  for (const r of traces)
+    t.posterior.add(exs[r.exampleIndex] as Example, traceTextOf(r.text, tags));
 }
 
 const pct = (s: Share): string => `${(100 * s.rate).toFixed(1)}% (${s.count}/${s.total})`;
