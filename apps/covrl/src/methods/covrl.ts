@@ -18,6 +18,7 @@ import {
   sampleTraceBatch,
   scoreTraceRows,
   scoreTracesOld,
+  traceCheckMetrics,
   traceMetrics,
   traceSampleRow,
   validTrace,
@@ -120,6 +121,7 @@ export const covrl = defineMethod<TraceRollout, null>({
       ...traceMetrics(rollouts),
       'length/trace_prior_mean': stats.tracePriorMean,
       'length/trace_posterior_mean': stats.tracePosteriorMean,
+      ...traceCheckMetrics(record!, input.tags.thinkClose),
       'leak/posterior_answer_in_trace': posteriorAnswerLeak({
         rollouts,
         answers: input.examples.map((e) => e.answer),

@@ -16,6 +16,7 @@ import {
   sampleTraceBatch,
   scoreTraceRows,
   scoreTracesOld,
+  traceCheckMetrics,
   traceMetrics,
   traceSampleRow,
   likelihoodUnit,
@@ -84,6 +85,7 @@ export const verifree = defineMethod<TraceRollout, null>({
     'reward/zero_fraction': mean(record!.rewards.map((r) => (r < 1e-12 ? 1 : 0))),
     'reward/prior/mean': mean(record!.raw as number[]),
     ...traceMetrics(record!.batch.rollouts),
+    ...traceCheckMetrics(record!, input.tags.thinkClose),
     'length/answer_mean': mean(input.contexts.map((c) => c.answer.length)),
   }),
   // Every reward term of methods.md §5 step 3: L (nats over the answer span), R = exp L before

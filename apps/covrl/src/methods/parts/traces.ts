@@ -7,6 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { answerLikelihoodReward, rewardFormUnit } from '@covrl/rewards';
 import type { RewardForm } from '@covrl/rewards';
+import { getFamily } from '@covrl/data';
+import * as E from 'fp-ts/lib/Either.js';
 import { rolloutStats, sampleTraces, scoreTraces } from '@covrl/sampler';
 import type { AnswerSpan, TraceRollout, TraceScores } from '@covrl/sampler';
 import type { StepInput } from '../../train/common.js';
@@ -129,6 +131,37 @@ export function traceMetrics(rollouts: readonly TraceRollout[]): Record<string, 
     'length/trace_mean': stats.traceMean,
     'length/trace_max': stats.traceMax,
   };
+}
+
+/**
+ * Step-correctness of the step's traces by source (issue 12's diagnostic): for rows whose
+ * example's family has a trace checker (`Family.checkTrace` of `@covrl/data`), the share whose
+ * trace body (the text before `thinkClose`) is correct at every step, and the share whose trace
+ * reaches the reference answer, per source. Keys appear only for sources with checked rows.
+ */
+export function traceCheckMetrics(
+  record: BatchRecord<TraceRollout>,
+  thinkClose: string,
+): Record<string, number> {
+  const tally: Record<string, { rows: number; correct: number; reaches: number }> = {};
+  for (const r of record.batch.rollouts) {
+    const ex = record.batch.examples[r.exampleIndex];
+    const family = ex === undefined ? undefined : getFamily(ex.family);
+    const check = family !== undefined && E.isRight(family) ? family.right.checkTrace : undefined;
+    if (ex === undefined || check === undefined) continue;
+    const at = r.text.indexOf(thinkClose);
+    const v = check(ex, at < 0 ? r.text : r.text.slice(0, at));
+    const t = (tally[r.source] ??= { rows: 0, correct: 0, reaches: 0 });
+    t.rows++;
+    if (v.stepCorrect) t.correct++;
+    if (v.traceAnswer !== undefined && v.traceAnswer.trim() === ex.answer.trim()) t.reaches++;
+  }
+  const out: Record<string, number> = {};
+  for (const [source, t] of Object.entries(tally)) {
+    out[`trace/step_correct/${source}`] = t.correct / t.rows;
+    out[`trace/reaches_answer/${source}`] = t.reaches / t.rows;
+  }
+  return out;
 }
 
 /** A logged trace row: question, answer, source, the decoded trace and every reward term. */
