@@ -23,7 +23,7 @@ import { train } from '../train/trainer.js';
 import { evaluate } from '../eval/evaluate.js';
 import { baseFingerprint, loadBase, readBaseMeta } from '../model-io.js';
 import { tagsOf } from '../task.js';
-import { compare, embeddedBaseDir, COMPARE_METHODS } from '../compare.js';
+import { compare, embeddedBaseDir, COMPARE_METHODS, EMBEDDED_BASES } from '../compare.js';
 import { rebuildReport } from '../report/build.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -189,14 +189,19 @@ function registerPretrain(program: Command, io: RunCommandsIo, backendOf: Backen
 }
 
 /** Refuse the embedded base for a config whose model, data or pretraining keys differ. */
-function checkEmbeddedBase(config: Config): void {
-  const made = readBaseMeta(embeddedBaseDir());
-  if (made?.fingerprint !== baseFingerprint(config)) {
+/** The embedded base made for this config's model, data and pretraining keys (e.g. `--preset study`). */
+function embeddedBaseFor(config: Config): string {
+  const fingerprint = baseFingerprint(config);
+  const dir = EMBEDDED_BASES.map((b) => embeddedBaseDir(b)).find(
+    (d) => readBaseMeta(d)?.fingerprint === fingerprint,
+  );
+  if (dir === undefined) {
     throw new Error(
-      `the embedded base model (${embeddedBaseDir()}) was made for other model/data/pretrain settings; ` +
+      `no embedded base model (${EMBEDDED_BASES.join(', ')}) was made for these model/data/pretrain settings; ` +
         'pass --base <dir>, or make one with `covrl pretrain --out <dir>` using the same config',
     );
   }
+  return dir;
 }
 
 function registerTrain(program: Command, io: RunCommandsIo, backendOf: BackendOf): void {
@@ -238,10 +243,9 @@ function registerTrain(program: Command, io: RunCommandsIo, backendOf: BackendOf
       io.err(`backend: ${describeRuntime(rt)}`);
       const runDir = opts.out ?? join(config.runDir, runName(config));
       // The embedded base only fits configs with its model, data and pretraining keys.
-      if (opts.base === undefined) checkEmbeddedBase(config);
       const outcome = await train({
         config,
-        baseDir: opts.base ?? embeddedBaseDir(),
+        baseDir: opts.base ?? embeddedBaseFor(config),
         runDir,
         resume: opts.resume === true,
         command: commandLine(),

@@ -305,7 +305,12 @@ function checkData(c: Config, errors: string[]): void {
   if (c.data.trainFamilies.length === 0) {
     errors.push(`'data.trainFamilies' is empty; name at least one of ${FAMILY_NAMES.join(', ')}`);
   }
-  for (const path of ['data.trainFamilies', 'data.transferFamilies'] as const) {
+  for (const path of [
+    'data.trainFamilies',
+    'data.transferFamilies',
+    'data.nearTransferFamilies',
+    'data.farControlFamilies',
+  ] as const) {
     for (const f of getPath(c, path) as string[]) {
       if (!(FAMILY_NAMES as readonly string[]).includes(f)) {
         errors.push(`'${path}' names unknown family '${f}'; use ${FAMILY_NAMES.join(', ')}`);
