@@ -12,7 +12,6 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createAdamW } from '@covrl/models';
 import {
-  batchAt,
   buildTask,
   ContextCache,
   decodeConfig,
@@ -21,7 +20,7 @@ import {
   loadBase,
   methods,
   METHODS,
-  mixSeed,
+  stepData,
   tagsOf,
 } from 'covrl/step-api';
 import type { Method, StepOutput } from 'covrl/step-api';
@@ -71,19 +70,15 @@ async function timeMethod(method: Method, preset: string, steps: number): Promis
     const optimizer = createAdamW({ lr: config.train.lr });
     const outs: StepOutput[] = [];
     for (let step = 1; step <= steps + 1; step++) {
-      const { examples } = batchAt(task.train, config.seed, step, config.train.questionsPerStep);
       const out = await runner.step({
         step,
         config,
         model,
         tokenizer,
         tags,
-        examples,
-        contexts: contextsOf(examples),
-        seed: mixSeed(config.seed, step),
+        ...stepData(task.train, config, step, contextsOf),
         optimizer,
         lr: config.train.lr,
-        extraBatch: () => ({ examples: [], contexts: [] }),
       });
       if (step > 1) outs.push(out);
     }

@@ -288,6 +288,35 @@ export function extraBatchAt(
   return shuffle(pool, { seed: mixSeed(seed, step, round), epoch: 0 }).slice(0, size);
 }
 
+/**
+ * The data of training step `step`: its questions and their contexts, its sampling seed, and the
+ * questions of any further generation round, each a pure function of (run seed, step, round) —
+ * which is what makes N straight steps equal k steps + resume + N − k.
+ */
+export function stepData(
+  pool: readonly Example[],
+  config: Pick<Config, 'seed' | 'train'>,
+  step: number,
+  contextsOf: (xs: readonly Example[]) => ExampleContexts[],
+): {
+  examples: Example[];
+  contexts: ExampleContexts[];
+  seed: number;
+  extraBatch: (round: number) => { examples: Example[]; contexts: ExampleContexts[] };
+} {
+  const size = config.train.questionsPerStep;
+  const { examples } = batchAt(pool, config.seed, step, size);
+  return {
+    examples,
+    contexts: contextsOf(examples),
+    seed: mixSeed(config.seed, step),
+    extraBatch: (round) => {
+      const xs = extraBatchAt(pool, config.seed, step, round, size);
+      return { examples: xs, contexts: contextsOf(xs) };
+    },
+  };
+}
+
 /** Token pieces of every example, cached by id. */
 export class ContextCache {
   private readonly cache = new Map<string, ExampleContexts>();

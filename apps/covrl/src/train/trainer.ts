@@ -36,7 +36,7 @@ import type { StopSignal } from '../run/signals.js';
 import { evaluate } from '../eval/evaluate.js';
 import { accuracy, evaluateSplits, flatEvalMetrics } from '../eval/splits.js';
 import type { SplitResult } from '../report/results.js';
-import { batchAt, buildTask, ContextCache, extraBatchAt, tagsOf } from '../task.js';
+import { buildTask, ContextCache, stepData, tagsOf } from '../task.js';
 import type { Task } from '../task.js';
 import {
   baseFingerprint,
@@ -49,7 +49,6 @@ import type { BaseIdentity } from '../model-io.js';
 import { recoverDirAside } from '../util/dir-swap.js';
 import { checkResumeBase, checkResumeConfig, lrOfStep } from './resume.js';
 import type { MethodRunner, StepOutput } from './common.js';
-import { mixSeed } from '../util/seeds.js';
 import { methodOf, rewardUnitOf } from '../methods/index.js';
 
 /** Re-exported for callers of the trainer's former home of these helpers. */
@@ -397,7 +396,6 @@ async function oneStep(
   const { options, runner, contextsOf } = run;
   const { config } = options;
   const { task, model, tokenizer, tags } = run.loaded;
-  const { examples } = batchAt(task.train, config.seed, step, config.train.questionsPerStep);
   const lr = lrOfStep(config, step);
   const before = tf.memory().numTensors;
   try {
@@ -409,21 +407,9 @@ async function oneStep(
       model,
       tokenizer,
       tags,
-      examples,
-      contexts: contextsOf(examples),
-      seed: mixSeed(config.seed, step),
+      ...stepData(task.train, config, step, contextsOf),
       optimizer: run.optimizer,
       lr,
-      extraBatch: (round) => {
-        const xs = extraBatchAt(
-          task.train,
-          config.seed,
-          step,
-          round,
-          config.train.questionsPerStep,
-        );
-        return { examples: xs, contexts: contextsOf(xs) };
-      },
     });
     const metrics = {
       ...out.metrics,
