@@ -9,24 +9,20 @@
  * Used for checkpoints, logs, reports, results, exports and datasets.
  */
 import * as nodeFs from 'node:fs';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   TEMP_FILE_PATTERN,
+  fsyncDir,
+  processAlive,
   sweepTempFiles as sweepAtomicTemps,
   writeFileAtomicSync as utilsWriteFileAtomicSync,
 } from '@covrl/utils/node';
 import type { AtomicSyncFs } from '@covrl/utils/node';
 import { faultPoint, faultsActive } from './fault.js';
+
+/** The directory fsync and liveness check of `@covrl/utils/node`, for the app's other writers. */
+export { fsyncDir, processAlive };
 
 /**
  * Temporary directories the app's directory writers create (`.<name>.<pid>.tmp` being written,
@@ -86,19 +82,6 @@ export function ensureDir(dir: string, fn = 'ensureDir'): void {
   }
 }
 
-/** fsync a directory so a rename or a new entry in it survives a power cut (best effort). */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch (_error) {
-    // Some filesystems refuse to fsync a directory (EISDIR/EINVAL); the rename is still atomic.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** Write every byte of `bytes` to `fd`, looping on short writes (a nearly full disk). */
 export function writeAllSync(fd: number, bytes: Uint8Array): void {
   let off = 0;
@@ -129,17 +112,6 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   writeFileAtomicSync(path, data);
   return Promise.resolve();
-}
-
-/** Whether process `pid` is running on this host (EPERM: it is, under another user). */
-export function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

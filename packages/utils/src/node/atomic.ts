@@ -205,8 +205,11 @@ function ensureDirectorySync(fn: string, fs: AtomicSyncFs, dir: string, create: 
   }
 }
 
-/** fsync of a directory, best effort: some platforms (Windows) and file systems refuse it. */
-function fsyncDirectorySync(dir: string): void {
+/**
+ * fsync of a directory, so a rename or a new entry in it survives a power cut. Best effort: some
+ * platforms (Windows) and file systems refuse it, and then only that durability is not forced.
+ */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = nodeFs.openSync(dir, 'r');
@@ -283,7 +286,7 @@ export function writeFileAtomicSync(
     }
     throw wrap(fn, operation, operation === 'rename' ? path : tmp, error);
   }
-  if (options.fs === undefined) fsyncDirectorySync(dir);
+  if (options.fs === undefined) fsyncDir(dir);
 }
 
 /** The asynchronous twin of {@link ensureDirectorySync}. */
@@ -317,7 +320,7 @@ async function fsyncDirectory(dir: string): Promise<void> {
     handle = await nodeFsp.open(dir, 'r');
     await handle.sync();
   } catch (_error) {
-    // Unsupported here (see fsyncDirectorySync): the data itself is synced.
+    // Unsupported here (see fsyncDir): the data itself is synced.
   } finally {
     await handle?.close();
   }
@@ -484,7 +487,8 @@ export interface SweepOptions {
   readonly keep?: (name: string) => boolean;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` runs on this host (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

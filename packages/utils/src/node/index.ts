@@ -7,7 +7,9 @@
 export {
   AtomicWriteError,
   TEMP_FILE_PATTERN,
+  fsyncDir,
   openAtomicLineWriter,
+  processAlive,
   sweepTempFiles,
   tempPathFor,
   writeFileAtomic,
