@@ -20,6 +20,7 @@ import {
   defaultModelConfig,
 } from '@covrl/models';
 import type { MatMulGradientMode, ModelConfig } from '@covrl/models';
+import { profileKernels } from '@covrl/tfjs-wasm-blas';
 import { machinePeak } from './peak.js';
 
 /** Timed sampling runs per batch size (after one warm-up run); the best is reported. */
@@ -176,4 +177,32 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
     train,
     sampling,
   };
+}
+
+/**
+ * Kernel time of one training step of the reference model (16 × 128 tokens, one AdamW update),
+ * the top 12 kernels, after one untimed step; `matMulGradient` as the engine in use prefers.
+ */
+export async function profileTrainingStep(matMulGradient: MatMulGradientMode): Promise<unknown> {
+  const model = createCausalLM(referenceModelConfig(), { seed: 0, matMulGradient });
+  const opt = createAdamW({ lr: 1e-4 });
+  const ids = Array.from({ length: 16 }, (_, r) =>
+    Array.from({ length: 128 }, (_, i) => (r * 7 + i * 13) % 64),
+  );
+  const step = (): void => {
+    const { grads } = computeGradients(model, () => {
+      const s = model.scoreTokens({
+        sequences: ids,
+        spans: { all: ids.map(() => ({ start: 1, length: 127 })) },
+      }).all;
+      return tf.neg(tf.mean(s.logProbs)) as tf.Scalar;
+    });
+    opt.step(grads, model.variables(), { lr: 1e-4 });
+    tf.dispose(Object.values(grads));
+  };
+  step();
+  const profile = await profileKernels({ fn: () => step(), top: 12 });
+  opt.dispose();
+  model.dispose();
+  return profile;
 }

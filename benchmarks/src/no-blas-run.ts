@@ -22,14 +22,12 @@ import {
   FUSED_KERNEL_NAMES,
   disableWasmBlas,
   enableWasmFusedKernels,
-  profileKernels,
   wasmFusedKernelsStatus,
 } from '@covrl/tfjs-wasm-blas';
 import type { WasmFusedKernelName } from '@covrl/tfjs-wasm-blas';
-import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
 import { runBlasBench } from './blas-bench.js';
 import { runEmbeddingGradBench } from './embedding-grad-bench.js';
-import { referenceModelConfig, runModelBench } from './model-bench.js';
+import { profileTrainingStep, runModelBench } from './model-bench.js';
 import { probeTorchBlas, runTorch } from './torch-reference.js';
 
 const json = process.argv.includes('--json');
@@ -100,26 +98,7 @@ disableWasmBlas();
 enableWasmFusedKernels();
 
 log('top kernels of one training step on the GEMM path');
-const model = createCausalLM(referenceModelConfig(), { seed: 0, matMulGradient: 'flags' });
-const opt = createAdamW({ lr: 1e-4 });
-const ids = Array.from({ length: 16 }, (_, r) =>
-  Array.from({ length: 128 }, (_, i) => (r * 7 + i * 13) % 64),
-);
-const step = (): void => {
-  const { grads } = computeGradients(model, () => {
-    const s = model.scoreTokens({
-      sequences: ids,
-      spans: { all: ids.map(() => ({ start: 1, length: 127 })) },
-    }).all;
-    return tf.neg(tf.mean(s.logProbs)) as tf.Scalar;
-  });
-  opt.step(grads, model.variables(), { lr: 1e-4 });
-  tf.dispose(Object.values(grads));
-};
-step();
-const profile = await profileKernels({ fn: () => step(), top: 12 });
-opt.dispose();
-model.dispose();
+const profile = await profileTrainingStep('flags');
 
 log('embedding gradient at V = 151 936');
 const embeddingGrad = await runEmbeddingGradBench({ repeats: 3, matMulGradient: 'flags' });

@@ -23,14 +23,12 @@ import {
   disableWasmFusedKernels,
   enableWasmBlas,
   enableWasmFusedKernels,
-  profileKernels,
   wasmBlasStatus,
   wasmFusedKernelsStatus,
   FUSED_KERNEL_NAMES,
 } from '@covrl/tfjs-wasm-blas';
 import type { WasmFusedKernelName } from '@covrl/tfjs-wasm-blas';
-import { computeGradients, createAdamW, createCausalLM } from '@covrl/models';
-import { referenceModelConfig, runModelBench } from './model-bench.js';
+import { profileTrainingStep, runModelBench } from './model-bench.js';
 import type { ModelBenchResult } from './model-bench.js';
 import { runBlasBench } from './blas-bench.js';
 import { buildBenchReport } from './bench-report.js';
@@ -68,34 +66,11 @@ try {
   process.exit(2);
 }
 
-/** Kernel time of one training step of the reference model, top 12 kernels. */
-async function profileStep(): Promise<unknown> {
-  const model = createCausalLM(referenceModelConfig(), {
-    seed: 0,
-    matMulGradient:
-      wasmBlasStatus().active || wasmFusedKernelsStatus().gemm === true ? 'flags' : 'auto',
-  });
-  const opt = createAdamW({ lr: 1e-4 });
-  const ids = Array.from({ length: 16 }, (_, r) =>
-    Array.from({ length: 128 }, (_, i) => (r * 7 + i * 13) % 64),
+/** Kernel time of one training step with the matmul gradient the engine in use prefers. */
+const profileStep = (): Promise<unknown> =>
+  profileTrainingStep(
+    wasmBlasStatus().active || wasmFusedKernelsStatus().gemm === true ? 'flags' : 'auto',
   );
-  const step = (): void => {
-    const { grads } = computeGradients(model, () => {
-      const s = model.scoreTokens({
-        sequences: ids,
-        spans: { all: ids.map(() => ({ start: 1, length: 127 })) },
-      }).all;
-      return tf.neg(tf.mean(s.logProbs)) as tf.Scalar;
-    });
-    opt.step(grads, model.variables(), { lr: 1e-4 });
-    tf.dispose(Object.values(grads));
-  };
-  step();
-  const profile = await profileKernels({ fn: () => step(), top: 12 });
-  opt.dispose();
-  model.dispose();
-  return profile;
-}
 
 await tf.setBackend('wasm');
 await tf.ready();
