@@ -45,19 +45,36 @@ export function makeBlasBatchMatMulKernel({
   readonly settings: BlasKernelSettings;
   readonly original: KernelFunc;
 }): KernelFunc {
+  return makeBatchMatMulKernel({
+    original,
+    product: (args) =>
+      blasBatchMatMul({ ...args, sgemm: settings.sgemm, minFlops: settings.minFlops }),
+  });
+}
+
+/**
+ * A `BatchMatMul` kernel around any {@link MatMulProduct} (the BLAS one, or the module's SIMD128
+ * GEMM): `op(A)·op(B)` with attrs `transposeA`, `transposeB`; whatever the product declines runs
+ * through `original`, the wasm backend's own kernel.
+ */
+export function makeBatchMatMulKernel({
+  product,
+  original,
+}: {
+  readonly product: MatMulProduct;
+  readonly original: KernelFunc;
+}): KernelFunc {
   return (params) => {
     const { inputs, backend, attrs } = params;
     const a = inputs['a'];
     const b = inputs['b'];
     if (a !== undefined && b !== undefined && isWasmBackendLike(backend)) {
-      const out = blasBatchMatMul({
+      const out = product({
         backend,
         a,
         b,
         transposeA: attrs?.['transposeA'] === true,
         transposeB: attrs?.['transposeB'] === true,
-        sgemm: settings.sgemm,
-        minFlops: settings.minFlops,
       });
       if (out !== null) return out;
     }

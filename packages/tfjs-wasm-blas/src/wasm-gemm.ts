@@ -6,8 +6,8 @@
  */
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { broadcastShapes, broadcastSourceIndices } from './blas-batch-mat-mul.js';
+import { isWasmBackendLike, makeBatchMatMulKernel } from './blas-kernels.js';
 import type { MatMulProduct } from './blas-kernels.js';
-import { isWasmBackendLike } from './blas-kernels.js';
 import type { WasmBackendLike } from './types.js';
 
 /** The module's GEMM and scatter-add exports (pointers are byte offsets into the heap). */
@@ -196,23 +196,7 @@ export function makeGemmBatchMatMulKernel({
   readonly getModule: (backend: WasmBackendLike) => GemmExports;
   readonly original: KernelFunc;
 }): KernelFunc {
-  return (params) => {
-    const { inputs, backend, attrs } = params;
-    const a = inputs['a'];
-    const b = inputs['b'];
-    if (a !== undefined && b !== undefined && isWasmBackendLike(backend)) {
-      const out = wasmGemmBatchMatMul({
-        backend,
-        module: getModule(backend),
-        a,
-        b,
-        transposeA: attrs?.['transposeA'] === true,
-        transposeB: attrs?.['transposeB'] === true,
-      });
-      if (out !== null) return out;
-    }
-    return original(params);
-  };
+  return makeBatchMatMulKernel({ original, product: wasmGemmProduct(getModule) });
 }
 
 /**
